@@ -1,0 +1,139 @@
+import { HubError } from '../../domain/errors.js';
+import { newGenerationId, type DeviceRecord, type ModuleRecord } from '../../domain/identity.js';
+import type { RegistryStore } from '../../ports/registry-store.js';
+import { applyBulkRegistry, type BulkRegistryResult } from './bulk-registry.js';
+import { expectedVersionOf } from './etags.js';
+import { parseDeviceInput, parseModuleInput, requireValidId, type DeviceInput } from './identity-input.js';
+import { deviceView, moduleView, type DeviceView, type ModuleView } from './identity-view.js';
+
+export const MAX_LIST_PAGE = 1000;
+
+export interface DevicePage {
+  devices: DeviceView[];
+  /** Present when more devices follow; pass it back to get the next page. */
+  continuation?: string;
+}
+
+/**
+ * The identity registry: devices and modules, their keys and status. Protocol-free; the service REST adapter and
+ * the CLI reach it through the hub facade. Authorisation is the caller's job (see AuthService.requirePermission).
+ */
+export class RegistryService {
+  constructor(
+    private readonly store: RegistryStore,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** PUT semantics: without If-Match create only; with it (`*` or an etag) update an existing device. */
+  async putDevice(pathId: string, body: unknown, ifMatch?: string): Promise<DeviceView> {
+    const input = parseDeviceInput(body, pathId);
+    if (ifMatch === undefined) return deviceView(await this.store.createDevice(this.newDevice(input)));
+    const expectedVersion = expectedVersionOf(ifMatch);
+    const current = await this.requireDevice(pathId);
+    return deviceView(await this.store.updateDevice(this.updatedDevice(current, input, body), expectedVersion));
+  }
+
+  async getDevice(deviceId: string): Promise<DeviceView> {
+    return deviceView(await this.requireDevice(deviceId));
+  }
+
+  async deleteDevice(deviceId: string, ifMatch?: string): Promise<void> {
+    await this.store.deleteDevice(deviceId, ifMatch === undefined ? undefined : expectedVersionOf(ifMatch));
+  }
+
+  async listDevices(top = MAX_LIST_PAGE, continuation?: string): Promise<DevicePage> {
+    if (!Number.isInteger(top) || top < 1 || top > MAX_LIST_PAGE) {
+      throw new HubError('ArgumentInvalid', `top must be a whole number from 1 to ${MAX_LIST_PAGE}`);
+    }
+    const after = continuation === undefined ? undefined : decodeContinuation(continuation);
+    const records = await this.store.listDevices({ limit: top + 1, ...(after === undefined ? {} : { after }) });
+    const page = records.slice(0, top);
+    const last = page[page.length - 1];
+    const result: DevicePage = { devices: page.map((d) => deviceView(d)) };
+    if (records.length > top && last) result.continuation = Buffer.from(last.deviceId).toString('base64url');
+    return result;
+  }
+
+  /** `POST /devices`: see applyBulkRegistry. */
+  bulk(body: unknown): Promise<BulkRegistryResult> {
+    return applyBulkRegistry(body, this, this.store);
+  }
+
+  async statistics(): Promise<{ totalDeviceCount: number; enabledDeviceCount: number; disabledDeviceCount: number }> {
+    const c = await this.store.countDevices();
+    return { totalDeviceCount: c.total, enabledDeviceCount: c.enabled, disabledDeviceCount: c.disabled };
+  }
+
+  async putModule(deviceId: string, moduleId: string, body: unknown, ifMatch?: string): Promise<ModuleView> {
+    const input = parseModuleInput(body, deviceId, moduleId);
+    if (ifMatch === undefined) {
+      const record: ModuleRecord = { ...input, generationId: newGenerationId(this.now()), version: 1 };
+      return moduleView(await this.store.createModule(record));
+    }
+    const expectedVersion = expectedVersionOf(ifMatch);
+    const current = await this.requireModule(deviceId, moduleId);
+    const authentication = keepKeysUnlessGiven(current.authentication, input.authentication, body);
+    return moduleView(await this.store.updateModule({ ...current, ...input, authentication }, expectedVersion));
+  }
+
+  async getModule(deviceId: string, moduleId: string): Promise<ModuleView> {
+    return moduleView(await this.requireModule(deviceId, moduleId));
+  }
+
+  async listModules(deviceId: string): Promise<ModuleView[]> {
+    return (await this.store.listModules(deviceId)).map((m) => moduleView(m));
+  }
+
+  async deleteModule(deviceId: string, moduleId: string, ifMatch?: string): Promise<void> {
+    await this.store.deleteModule(deviceId, moduleId, ifMatch === undefined ? undefined : expectedVersionOf(ifMatch));
+  }
+
+  /** The stored record, for other services (auth, telemetry) that need keys and status. */
+  async requireDevice(deviceId: string): Promise<DeviceRecord> {
+    const device = await this.store.getDevice(deviceId);
+    if (!device) throw new HubError('DeviceNotFound', `Device ${deviceId} is not registered`);
+    return device;
+  }
+
+  private async requireModule(deviceId: string, moduleId: string): Promise<ModuleRecord> {
+    requireValidId(moduleId, 'moduleId');
+    const mod = await this.store.getModule(deviceId, moduleId);
+    if (!mod) throw new HubError('ModuleNotFound', `Module ${moduleId} is not registered on device ${deviceId}`);
+    return mod;
+  }
+
+  newDevice(input: DeviceInput): DeviceRecord {
+    const generationId = newGenerationId(this.now());
+    const deviceScope = input.deviceScope ?? (input.capabilities.iotEdge ? `ms-azure-iot-edge://${input.deviceId}-${generationId}` : null);
+    return { ...input, deviceScope, generationId, version: 1, statusUpdatedTime: new Date(this.now()).toISOString() };
+  }
+
+  updatedDevice(current: DeviceRecord, input: DeviceInput, body?: unknown): DeviceRecord {
+    const statusChanged = current.status !== input.status;
+    return {
+      ...current,
+      ...input,
+      authentication: keepKeysUnlessGiven(current.authentication, input.authentication, body),
+      deviceScope: input.deviceScope ?? current.deviceScope,
+      statusUpdatedTime: statusChanged ? new Date(this.now()).toISOString() : current.statusUpdatedTime,
+    };
+  }
+}
+
+/**
+ * Updates that leave a sas identity's keys empty keep the keys it has: the Node SDK sends empty keys on every
+ * update that does not mention them, and regenerating would lock the device out.
+ */
+function keepKeysUnlessGiven(current: DeviceRecord['authentication'], next: DeviceRecord['authentication'], body: unknown) {
+  if (current.type !== 'sas' || next.type !== 'sas') return next;
+  const given = (body as { authentication?: { symmetricKey?: { primaryKey?: unknown } } } | undefined)?.authentication?.symmetricKey?.primaryKey;
+  return given ? next : current;
+}
+
+function decodeContinuation(token: string): string {
+  const id = Buffer.from(token, 'base64url').toString('utf8');
+  if (id.length === 0 || Buffer.from(id).toString('base64url') !== token) {
+    throw new HubError('ArgumentInvalid', 'The continuation token is not one this hub issued');
+  }
+  return id;
+}

@@ -1,0 +1,72 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Hub } from '../../core/hub.js';
+import { HubError } from '../../domain/errors.js';
+import { handleHttpError, sendHubError } from './http-errors.js';
+import { registryRoutes } from './registry-routes.js';
+
+export interface HttpAdapterOptions {
+  hub: Hub;
+  logger: Logger;
+  /** Largest request body accepted on the service API. */
+  maxBodyBytes?: number;
+}
+
+export interface HttpAdapter {
+  /** Serves HTTP on a socket the listener has already accepted (TLS done, first bytes sniffed). */
+  handle(socket: Duplex): void;
+  /** For in-process tests and tools: Fastify's request injection. */
+  readonly app: FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
+  close(): Promise<void>;
+}
+
+/**
+ * The HTTPS surface: health, the service REST API and (later) the device API and WebSocket upgrades. Fastify never
+ * listens itself; the listener hands it sockets after sniffing, so one port can serve every protocol.
+ */
+export async function createHttpAdapter(options: HttpAdapterOptions): Promise<HttpAdapter> {
+  let server: Server | undefined;
+  const app = Fastify({
+    loggerInstance: options.logger,
+    disableRequestLogging: true,
+    bodyLimit: options.maxBodyBytes ?? 256 * 1024,
+    maxParamLength: 1024,
+    ignoreTrailingSlash: true,
+    return503OnClosing: true,
+    serverFactory: (handler) => {
+      server = createServer({ requestTimeout: 60_000, headersTimeout: 30_000 }, handler as (req: IncomingMessage, res: ServerResponse) => void);
+      return server;
+    },
+  });
+
+  // Empty JSON bodies (DELETE with a JSON content type) are no body, not an error.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    parseJson(request, body as string, done);
+  });
+
+  app.setErrorHandler(handleHttpError);
+  app.setNotFoundHandler((request, reply) => {
+    request.log.info({ method: request.method, url: request.url }, 'no such endpoint');
+    return sendHubError(reply, new HubError('NotFound', `No endpoint ${request.method} ${request.url.split('?')[0]}`));
+  });
+
+  app.get('/health', async (_request, reply) => reply.header('content-type', 'application/json; charset=utf-8').send({ status: 'ok', hub: options.hub.info.name }));
+  await app.register(registryRoutes(options.hub));
+  await app.ready();
+
+  const httpServer = server!;
+  return {
+    app,
+    handle(socket) {
+      httpServer.emit('connection', socket);
+    },
+    async close() {
+      httpServer.closeAllConnections();
+      await app.close();
+    },
+  };
+}
