@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Hub } from '../../core/hub.js';
 import { HubError } from '../../domain/errors.js';
-import { handleHttpError, sendHubError } from './http-errors.js';
+import { httpErrorHandler, sendHubError } from './http-errors.js';
 import { registryRoutes } from './registry-routes.js';
 
 export interface HttpAdapterOptions {
@@ -18,7 +18,7 @@ export interface HttpAdapter {
   /** Serves HTTP on a socket the listener has already accepted (TLS done, first bytes sniffed). */
   handle(socket: Duplex): void;
   /** For in-process tests and tools: Fastify's request injection. */
-  readonly app: FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
+  readonly app: FastifyInstance<Server, IncomingMessage, ServerResponse>;
   close(): Promise<void>;
 }
 
@@ -29,11 +29,9 @@ export interface HttpAdapter {
 export async function createHttpAdapter(options: HttpAdapterOptions): Promise<HttpAdapter> {
   let server: Server | undefined;
   const app = Fastify({
-    loggerInstance: options.logger,
-    disableRequestLogging: true,
+    logger: false,
     bodyLimit: options.maxBodyBytes ?? 256 * 1024,
-    maxParamLength: 1024,
-    ignoreTrailingSlash: true,
+    routerOptions: { maxParamLength: 1024, ignoreTrailingSlash: true },
     return503OnClosing: true,
     serverFactory: (handler) => {
       server = createServer({ requestTimeout: 60_000, headersTimeout: 30_000 }, handler as (req: IncomingMessage, res: ServerResponse) => void);
@@ -48,9 +46,9 @@ export async function createHttpAdapter(options: HttpAdapterOptions): Promise<Ht
     parseJson(request, body as string, done);
   });
 
-  app.setErrorHandler(handleHttpError);
+  app.setErrorHandler(httpErrorHandler(options.logger));
   app.setNotFoundHandler((request, reply) => {
-    request.log.info({ method: request.method, url: request.url }, 'no such endpoint');
+    options.logger.info({ method: request.method, url: request.url }, 'no such endpoint');
     return sendHubError(reply, new HubError('NotFound', `No endpoint ${request.method} ${request.url.split('?')[0]}`));
   });
 

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { HubError, isHubError } from '../../domain/errors.js';
 import { azureErrorBody } from './error-body.js';
 
@@ -32,10 +33,13 @@ export function sendHubError(reply: FastifyReply, err: HubError): FastifyReply {
     .send(azureErrorBody(err));
 }
 
-export function handleHttpError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const hubError = toHubError(err);
-  const fields = { method: request.method, url: request.url, status: hubError.status, errorCode: hubError.errorCode };
-  if (hubError.status >= 500) request.log.error({ ...fields, err }, 'request failed');
-  else request.log.info({ ...fields, reason: hubError.message }, 'request refused');
-  return sendHubError(reply, hubError);
+/** Answers every failure with Azure's error and logs it: refusals at info, the hub's own faults at error. */
+export function httpErrorHandler(logger: Logger) {
+  return (err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const hubError = toHubError(err);
+    const fields = { method: request.method, url: request.url.split('?')[0], status: hubError.status, errorCode: hubError.errorCode };
+    if (hubError.status >= 500) logger.error({ ...fields, err }, 'request failed');
+    else logger.info({ ...fields, reason: hubError.message }, 'request refused');
+    return sendHubError(reply, hubError);
+  };
 }

@@ -1,0 +1,86 @@
+import type { Logger } from 'pino';
+import { createHub, type Hub } from '../core/hub.js';
+import { createHttpAdapter } from '../protocols/http/http-adapter.js';
+import { startListeners } from '../protocols/listener/tls-listener.js';
+import { openSqliteDatabase } from '../storage/sqlite/database.js';
+import { SqliteRegistryStore } from '../storage/sqlite/sqlite-registry-store.js';
+import { ConfigError, DEFAULTS, type StartConfig } from './config.js';
+import { databasePath, ensureDataDir, loadOrCreatePolicies, readSettings, writeSettings, type HubSettings } from './data-dir.js';
+import { ensureCertificates } from './tls/certificates.js';
+
+export interface RunningHub {
+  hub: Hub;
+  settings: HubSettings;
+  /** The CA clients must trust. */
+  caPem: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: the one place that knows every adapter. Opens the data dir, storage and services, then
+ * starts the listeners; the hub is ready once this resolves.
+ */
+export async function buildHub(config: StartConfig, logger: Logger): Promise<RunningHub> {
+  ensureDataDir(config.dataDir);
+  const previous = readSettings(config.dataDir);
+  const name = fixedAtCreation('name', config.name, previous?.name, DEFAULTS.name);
+  const partitions = fixedAtCreation('partitions', config.partitions, previous?.partitions, DEFAULTS.partitions);
+  const policies = loadOrCreatePolicies(config.dataDir);
+  const tls = await ensureCertificates(config.dataDir, {
+    hostname: config.hostname,
+    ...(config.tlsCert && config.tlsKey ? { certFile: config.tlsCert, keyFile: config.tlsKey } : {}),
+  });
+
+  const db = openSqliteDatabase(databasePath(config.dataDir));
+  const registryStore = new SqliteRegistryStore(db);
+  const hub = createHub({ info: { name, hostname: config.hostname }, policies, registryStore });
+  const http = await createHttpAdapter({ hub, logger });
+
+  let listeners;
+  try {
+    listeners = await startListeners({
+      ports: [config.httpsPort, config.mqttPort, config.amqpPort],
+      ...(config.bind === undefined ? {} : { bind: config.bind }),
+      cert: tls.certPem,
+      key: tls.keyPem,
+      handlers: { http: (socket) => http.handle(socket) },
+      logger,
+    });
+  } catch (err) {
+    await http.close();
+    await registryStore.close();
+    throw err;
+  }
+
+  const bound = (port: number) => listeners.boundPorts.get(port) ?? port;
+  const settings: HubSettings = {
+    name,
+    hostname: config.hostname,
+    ...(config.bind === undefined ? {} : { bind: config.bind }),
+    ports: { mqtt: bound(config.mqttPort), amqp: bound(config.amqpPort), https: bound(config.httpsPort) },
+    partitions,
+    createdAt: previous?.createdAt ?? new Date().toISOString(),
+    startedAt: new Date().toISOString(),
+    pid: process.pid,
+  };
+  writeSettings(config.dataDir, settings);
+
+  return {
+    hub,
+    settings,
+    caPem: tls.caPem,
+    async stop() {
+      await listeners.close();
+      await http.close();
+      await registryStore.close();
+    },
+  };
+}
+
+/** The hub name and partition count are fixed when a hub is created: a later start may repeat them, not change them. */
+function fixedAtCreation<T>(flag: string, given: T | undefined, recorded: T | undefined, fallback: T): T {
+  if (recorded !== undefined && given !== undefined && given !== recorded) {
+    throw new ConfigError(`--${flag} is fixed when a hub is created: this data dir's hub has ${flag} ${String(recorded)}, not ${String(given)}`);
+  }
+  return given ?? recorded ?? fallback;
+}

@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config.js';
+import { DataDirError } from '../data-dir.js';
+import { CliError } from './cli-error.js';
+import { CONNECTION_STRING_USAGE, connectionStringCommand } from './connection-string-command.js';
+import { DEVICE_USAGE, deviceCommand } from './device-command.js';
+import { START_USAGE, startCommand } from './start-command.js';
+
+const USAGE = `Lazuli, a self-hostable IoT hub wire-compatible with Azure IoT Hub.
+
+${START_USAGE}
+
+${CONNECTION_STRING_USAGE}
+
+${DEVICE_USAGE}
+
+lazuli --version | --help`;
+
+type Command = (args: string[], env: NodeJS.ProcessEnv) => Promise<number>;
+const COMMANDS: Record<string, Command> = {
+  start: startCommand,
+  'connection-string': connectionStringCommand,
+  device: deviceCommand,
+};
+
+/** Runs one CLI invocation and returns the exit code. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(pkg.version + '\n');
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) return fail(`unknown command "${name}"\n\n${USAGE}`, 2);
+  try {
+    return await command(rest, env);
+  } catch (err) {
+    if (err instanceof CliError) return fail(err.message, err.exitCode);
+    if (err instanceof ConfigError || err instanceof DataDirError) return fail(err.message, 1);
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return fail(`${(err as Error).message}\n\n${USAGE}`, 2);
+    throw err;
+  }
+}
+
+function fail(message: string, code: number): number {
+  process.stderr.write(`lazuli: ${message}\n`);
+  return code;
+}

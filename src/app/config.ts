@@ -1,0 +1,105 @@
+import { isIP } from 'node:net';
+import { LOG_LEVELS, type LogLevel } from './logger.js';
+
+/** Everything `lazuli start` needs; each flag also reads LAZULI_<NAME> from the environment. */
+export interface StartConfig {
+  dataDir: string;
+  /** Undefined: take the name recorded in the data dir, or the default for a new hub. */
+  name?: string;
+  hostname: string;
+  bind?: string;
+  mqttPort: number;
+  amqpPort: number;
+  httpsPort: number;
+  /** Undefined: take the count recorded in the data dir, or the default for a new hub. */
+  partitions?: number;
+  logLevel: LogLevel;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+export const DEFAULTS = {
+  dataDir: '.lazuli',
+  name: 'lazuli',
+  hostname: 'localhost',
+  mqttPort: 8883,
+  amqpPort: 5671,
+  httpsPort: 443,
+  partitions: 4,
+  logLevel: 'info' as LogLevel,
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const START_FLAGS = {
+  'data-dir': 'LAZULI_DATA_DIR',
+  name: 'LAZULI_NAME',
+  hostname: 'LAZULI_HOSTNAME',
+  bind: 'LAZULI_BIND',
+  'mqtt-port': 'LAZULI_MQTT_PORT',
+  'amqp-port': 'LAZULI_AMQP_PORT',
+  'https-port': 'LAZULI_HTTPS_PORT',
+  partitions: 'LAZULI_PARTITIONS',
+  'log-level': 'LAZULI_LOG_LEVEL',
+  'tls-cert': 'LAZULI_TLS_CERT',
+  'tls-key': 'LAZULI_TLS_KEY',
+} as const;
+
+export type StartFlag = keyof typeof START_FLAGS;
+
+/** Flags win over the environment, which wins over the defaults. */
+export function resolveStartConfig(flags: Partial<Record<StartFlag, string>>, env: NodeJS.ProcessEnv): StartConfig {
+  const get = (flag: StartFlag): string | undefined => flags[flag] ?? nonEmpty(env[START_FLAGS[flag]]);
+  const config: StartConfig = {
+    dataDir: get('data-dir') ?? DEFAULTS.dataDir,
+    hostname: (get('hostname') ?? DEFAULTS.hostname).toLowerCase(),
+    mqttPort: port(get('mqtt-port'), DEFAULTS.mqttPort, 'mqtt-port'),
+    amqpPort: port(get('amqp-port'), DEFAULTS.amqpPort, 'amqp-port'),
+    httpsPort: port(get('https-port'), DEFAULTS.httpsPort, 'https-port'),
+    logLevel: logLevel(get('log-level')),
+  };
+  const name = get('name');
+  if (name !== undefined) config.name = hubName(name);
+  const bind = get('bind');
+  if (bind !== undefined) config.bind = bind;
+  const partitions = get('partitions');
+  if (partitions !== undefined) config.partitions = integer(partitions, 2, 128, 'partitions');
+  const cert = get('tls-cert');
+  const key = get('tls-key');
+  if ((cert === undefined) !== (key === undefined)) throw new ConfigError('--tls-cert and --tls-key go together');
+  if (cert !== undefined && key !== undefined) Object.assign(config, { tlsCert: cert, tlsKey: key });
+  if (!isHostname(config.hostname)) throw new ConfigError(`--hostname "${config.hostname}" is not a DNS name or IP address`);
+  return config;
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function port(text: string | undefined, fallback: number, flag: string): number {
+  return text === undefined ? fallback : integer(text, 0, 65535, flag);
+}
+
+function integer(text: string, min: number, max: number, flag: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new ConfigError(`--${flag} must be a whole number from ${min} to ${max}, not "${text}"`);
+  return n;
+}
+
+function logLevel(text: string | undefined): LogLevel {
+  if (text === undefined) return DEFAULTS.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(text)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  return text as LogLevel;
+}
+
+/** Azure hub names: 3 to 50 letters, digits and hyphens. */
+export function hubName(text: string): string {
+  if (!/^[A-Za-z0-9-]{3,50}$/.test(text)) throw new ConfigError(`--name "${text}" must be 3 to 50 letters, digits or hyphens`);
+  return text;
+}
+
+function isHostname(text: string): boolean {
+  return isIP(text) !== 0 || /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(text);
+}

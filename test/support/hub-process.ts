@@ -1,0 +1,73 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { HubSettings } from '../../src/app/data-dir.js';
+
+export const LAZULI_BIN = new URL('../../../bin/lazuli.js', import.meta.url).pathname;
+
+export interface HubProcess {
+  child: ChildProcess;
+  dataDir: string;
+  settings: HubSettings;
+  /** Everything the hub wrote to stdout and stderr so far. */
+  output(): string;
+  /** SIGTERM and wait for the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>;
+}
+
+/** Runs `node bin/lazuli.js start` exactly as users and tools do, and waits until /health answers 200. */
+export async function startHubProcess(dataDir: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<HubProcess> {
+  const child = spawn(process.execPath, [LAZULI_BIN, 'start', '--data-dir', dataDir, '--log-level', 'warn', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const settingsFile = join(dataDir, 'hub.json');
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`lazuli start exited with ${child.exitCode}:\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`lazuli start was not ready within 20 s:\n${output}`);
+    }
+    if (existsSync(settingsFile)) {
+      const settings = JSON.parse(readFileSync(settingsFile, 'utf8')) as HubSettings;
+      if (settings.pid === child.pid && (await healthy(settings.ports.https))) {
+        return {
+          child,
+          dataDir,
+          settings,
+          output: () => output,
+          async stop() {
+            child.kill('SIGTERM');
+            return exited;
+          },
+          async kill() {
+            child.kill('SIGKILL');
+            await exited;
+          },
+        };
+      }
+    }
+    await sleep(50);
+  }
+}
+
+function healthy(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ host: 'localhost', port, path: '/health', method: 'GET' }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
