@@ -1,16 +1,14 @@
 // `npm run bench -- registry [--clients N] [--devices N] [--reads N] [--duration-limit S]`: identity registry
 // creates/s and reads/s over HTTPS against a hub in its own process, from N keep-alive connections.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, get, request, type RequestOptions } from 'node:https';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request, type RequestOptions } from 'node:https';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { readPolicies, readSettings } from '../src/app/data-dir.js';
+import { readPolicies } from '../src/app/data-dir.js';
 import { formatTable } from '../src/app/cli/table.js';
 import { createSasToken } from '../src/domain/sas.js';
-import { LAZULI_BIN } from '../test/support/hub-process.js';
+import { startHubProcess } from '../test/support/hub-process.js';
 
 const API = 'api-version=2021-04-12';
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -33,7 +31,7 @@ export async function run(args: string[]): Promise<void> {
   if (!(limitS > 0)) throw new Error(`--duration-limit must be a positive number of seconds, not "${values['duration-limit']}"`);
 
   const dataDir = mkdtempSync(join(tmpdir(), 'lazuli-bench-'));
-  const hub = await startHub(dataDir).catch((err: unknown) => {
+  const hub = await startHubProcess(dataDir, ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0']).catch((err: unknown) => {
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   });
@@ -41,14 +39,14 @@ export async function run(args: string[]): Promise<void> {
   try {
     const owner = readPolicies(dataDir)?.find((p) => p.name === 'iothubowner');
     if (!owner) throw new Error('the hub has no iothubowner policy');
-    const auth = createSasToken({ resource: hub.hostname, keyBase64: owner.primaryKey, keyName: owner.name, expiry: Date.now() / 1000 + 3600, encode: false });
-    const call = (method: string, path: string, body?: string) => send({ host: 'localhost', port: hub.port, method, path, agent }, auth, body);
-    console.log(`registry: hub pid ${hub.pid} on https://localhost:${hub.port}, ${clients} clients, ${availableParallelism()} cores, node ${process.version}`);
+    const auth = createSasToken({ resource: hub.settings.hostname, keyBase64: owner.primaryKey, keyName: owner.name, expiry: Date.now() / 1000 + 3600, encode: false });
+    const call = (method: string, path: string, body?: string) => send({ host: 'localhost', port: hub.settings.ports.https, method, path, agent }, auth, body);
+    console.log(`registry: hub pid ${hub.child.pid!} on https://localhost:${hub.settings.ports.https}, ${clients} clients, ${availableParallelism()} cores, node ${process.version}`);
 
     const created: number[] = [];
     const phases: Phase[] = [];
     phases.push(
-      await phase(`create: PUT /devices/{id}`, devices, clients, limitS, hub.pid, async (i) => {
+      await phase(`create: PUT /devices/{id}`, devices, clients, limitS, hub.child.pid!, async (i) => {
         const failure = await call('PUT', `/devices/bench-${i}?${API}`, JSON.stringify({ deviceId: `bench-${i}` }));
         if (failure === undefined) created.push(i);
         return failure;
@@ -56,7 +54,7 @@ export async function run(args: string[]): Promise<void> {
     );
     if (reads > 0 && created.length > 0) {
       phases.push(
-        await phase(`read: GET /devices/{id}`, reads, clients, limitS, hub.pid, () =>
+        await phase(`read: GET /devices/{id}`, reads, clients, limitS, hub.child.pid!, () =>
           call('GET', `/devices/bench-${created[Math.floor(Math.random() * created.length)]}?${API}`),
         ),
       );
@@ -168,71 +166,4 @@ function cpuSeconds(pid: number): number | undefined {
 function wholeNumber(text: string, flag: string, min: number): number {
   if (!/^\d+$/.test(text) || Number(text) < min) throw new Error(`--${flag} must be a whole number >= ${min}, not "${text}"`);
   return Number(text);
-}
-
-// --- the hub under test ------------------------------------------------------------------------------------------
-
-interface BenchHub {
-  pid: number;
-  port: number;
-  hostname: string;
-  /** The data dir's own CA, which the clients trust explicitly. */
-  ca: string;
-  output(): string;
-  /** SIGTERM (SIGKILL after 10 s) and the exit code. */
-  stop(): Promise<number | null>;
-}
-
-/**
- * `lazuli start` in a child process, as startHubProcess in test/support/hub-process.ts does it; but that helper's
- * /health probe trusts only node's default CAs (the test runner adds its CA with NODE_EXTRA_CA_CERTS), so this one
- * waits for hub.json from this child and then probes /health trusting the data dir's fresh ca.pem.
- */
-async function startHub(dataDir: string): Promise<BenchHub> {
-  const ports = ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0'];
-  const child = spawn(process.execPath, [LAZULI_BIN, 'start', '--data-dir', dataDir, ...ports, '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const collect = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000));
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline && child.exitCode === null) {
-    const settings = readSettings(dataDir);
-    const caFile = join(dataDir, 'ca.pem');
-    if (settings !== undefined && settings.pid === child.pid && existsSync(caFile)) {
-      const ca = readFileSync(caFile, 'utf8');
-      if (await healthy(settings.ports.https, ca)) {
-        return {
-          pid: child.pid!,
-          port: settings.ports.https,
-          hostname: settings.hostname,
-          ca,
-          output: () => output,
-          async stop() {
-            child.kill('SIGTERM');
-            const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-            const code = await exited;
-            clearTimeout(timer);
-            return code;
-          },
-        };
-      }
-    }
-    await sleep(50);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`lazuli start was not ready within 20 s (exit code ${child.exitCode}):\n${output}`);
-}
-
-function healthy(port: number, ca: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    get({ host: 'localhost', port, path: '/health', ca, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    }).on('error', () => resolve(false));
-  });
 }

@@ -11,9 +11,10 @@ export interface HubProcess {
   child: ChildProcess;
   dataDir: string;
   settings: HubSettings;
+  /** The CA the hub's certificate chains to (the data dir's ca.pem). */
+  ca: string;
   /** Everything the hub wrote to stdout and stderr so far. */
   output(): string;
-  /** SIGTERM and wait for the exit code. */
   stop(): Promise<number | null>;
   /** SIGKILL, as a crash would. */
   kill(): Promise<void>;
@@ -40,15 +41,21 @@ export async function startHubProcess(dataDir: string, args: string[] = [], env:
     }
     if (existsSync(settingsFile)) {
       const settings = JSON.parse(readFileSync(settingsFile, 'utf8')) as HubSettings;
-      if (settings.pid === child.pid && (await healthy(settings.ports.https))) {
+      const ca = settings.pid === child.pid ? readFileSync(join(dataDir, 'ca.pem'), 'utf8') : '';
+      if (ca && (await healthy(settings.ports.https, ca))) {
         return {
           child,
           dataDir,
           settings,
+          ca,
           output: () => output,
+          /** SIGTERM, then SIGKILL if the hub has not exited within 10 s. */
           async stop() {
             child.kill('SIGTERM');
-            return exited;
+            const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+            const code = await exited;
+            clearTimeout(timer);
+            return code;
           },
           async kill() {
             child.kill('SIGKILL');
@@ -61,9 +68,9 @@ export async function startHubProcess(dataDir: string, args: string[] = [], env:
   }
 }
 
-function healthy(port: number): Promise<boolean> {
+function healthy(port: number, ca: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host: 'localhost', port, path: '/health', method: 'GET' }, (res) => {
+    const req = request({ host: 'localhost', port, path: '/health', method: 'GET', ca, agent: false }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     });
