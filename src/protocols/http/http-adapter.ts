@@ -41,6 +41,7 @@ export async function createHttpAdapter(options: HttpAdapterOptions): Promise<Ht
 
   // Empty JSON bodies (DELETE with a JSON content type) are no body, not an error.
   const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers(); // the service API takes JSON only; anything else is 415
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '') return done(null, undefined);
     parseJson(request, body as string, done);
