@@ -1,5 +1,7 @@
 import { isIP } from 'node:net';
-import { LOG_LEVELS, type LogLevel } from './logger.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Everything `lazuli start` needs; each flag also reads LAZULI_<NAME> from the environment. */
 export interface StartConfig {

@@ -1,8 +1,7 @@
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import type { LogLevel } from './config.js';
 
 /** JSON lines for machines; pretty, synchronous output when a person watches the terminal. */
 export function createLogger(level: LogLevel, stream: NodeJS.WritableStream = process.stdout): Logger {

@@ -1,17 +1,11 @@
 import { parseArgs } from 'node:util';
 import { formatConnectionString } from '../../domain/connection-string.js';
 import { OWNER_POLICY } from '../../domain/permissions.js';
-import { openSqliteDatabase } from '../../storage/sqlite/database.js';
-import { SqliteRegistryStore } from '../../storage/sqlite/sqlite-registry-store.js';
 import { DEFAULTS } from '../config.js';
 import { databasePath, readPolicies, requireSettings } from '../data-dir.js';
 import { connectionHostName } from './hub-address.js';
 import { CliError } from './cli-error.js';
 
-export const CONNECTION_STRING_USAGE = `lazuli connection-string [--data-dir DIR] [--policy NAME] [--eventhub] [--device ID [--module ID]]
-  Prints a connection string read from the data dir (no running hub needed):
-  the service one (policy iothubowner by default), the Event Hub-compatible one with --eventhub,
-  or a device's (or module's) with --device.`;
 
 export async function connectionStringCommand(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values } = parseArgs({
@@ -63,6 +57,9 @@ export async function connectionStringCommand(args: string[], env: NodeJS.Proces
 }
 
 async function identityKey(dataDir: string, deviceId: string, moduleId: string | undefined): Promise<string> {
+  // Loaded here so that the policy strings do not pay for the native SQLite driver.
+  const { openSqliteDatabase } = await import('../../storage/sqlite/database.js');
+  const { SqliteRegistryStore } = await import('../../storage/sqlite/sqlite-registry-store.js');
   const store = new SqliteRegistryStore(openSqliteDatabase(databasePath(dataDir)));
   try {
     const identity = moduleId === undefined ? await store.getDevice(deviceId) : await store.getModule(deviceId, moduleId);

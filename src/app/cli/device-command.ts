@@ -3,18 +3,11 @@ import { formatConnectionString } from '../../domain/connection-string.js';
 import type { DeviceView } from '../../core/registry/identity-view.js';
 import { DEFAULTS } from '../config.js';
 import { CliError } from './cli-error.js';
+import { DEVICE_USAGE } from './usage.js';
 import { connectionHostName } from './hub-address.js';
 import { HubRestClient } from './hub-rest-client.js';
 import { formatRecord, formatTable } from './table.js';
 
-export const DEVICE_USAGE = `lazuli device create ID [--status enabled|disabled] [--primary-key K --secondary-key K] [--edge]
-lazuli device list [--top N]
-lazuli device show ID
-lazuli device update ID [--status enabled|disabled] [--status-reason TEXT] [--primary-key K --secondary-key K]
-lazuli device delete ID
-lazuli device connection-string ID
-  Talk to the running hub of --data-dir (default .lazuli) over its REST API as iothubowner.
-  Tables for people; --json for scripts.`;
 
 const OPTIONS = {
   'data-dir': { type: 'string' },

@@ -2,9 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config.js';
 import { DataDirError } from '../data-dir.js';
 import { CliError } from './cli-error.js';
-import { CONNECTION_STRING_USAGE, connectionStringCommand } from './connection-string-command.js';
-import { DEVICE_USAGE, deviceCommand } from './device-command.js';
-import { START_USAGE, startCommand } from './start-command.js';
+import { CONNECTION_STRING_USAGE, DEVICE_USAGE, START_USAGE } from './usage.js';
 
 const USAGE = `Lazuli, a self-hostable IoT hub wire-compatible with Azure IoT Hub.
 
@@ -17,10 +15,11 @@ ${DEVICE_USAGE}
 lazuli --version | --help`;
 
 type Command = (args: string[], env: NodeJS.ProcessEnv) => Promise<number>;
-const COMMANDS: Record<string, Command> = {
-  start: startCommand,
-  'connection-string': connectionStringCommand,
-  device: deviceCommand,
+// Loaded on demand: `connection-string` should not pay for Fastify, nor `--help` for SQLite.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: async () => (await import('./start-command.js')).startCommand,
+  'connection-string': async () => (await import('./connection-string-command.js')).connectionStringCommand,
+  device: async () => (await import('./device-command.js')).deviceCommand,
 };
 
 /** Runs one CLI invocation and returns the exit code. */
@@ -35,10 +34,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     process.stdout.write(pkg.version + '\n');
     return 0;
   }
-  const command = COMMANDS[name];
-  if (!command) return fail(`unknown command "${name}"\n\n${USAGE}`, 2);
+  const load = COMMANDS[name];
+  if (!load) return fail(`unknown command "${name}"\n\n${USAGE}`, 2);
   try {
-    return await command(rest, env);
+    return await (await load())(rest, env);
   } catch (err) {
     if (err instanceof CliError) return fail(err.message, err.exitCode);
     if (err instanceof ConfigError || err instanceof DataDirError) return fail(err.message, 1);

@@ -5,11 +5,6 @@ import { resolveStartConfig, START_FLAGS, type StartConfig, type StartFlag } fro
 import { createLogger } from '../logger.js';
 import { CliError } from './cli-error.js';
 
-export const START_USAGE = `lazuli start [--data-dir DIR] [--name HUB] [--hostname NAME] [--bind ADDRESS]
-             [--mqtt-port 8883] [--amqp-port 5671] [--https-port 443] [--partitions 4]
-             [--log-level info] [--tls-cert FILE --tls-key FILE]
-  Runs the hub in the foreground. Each flag may also be given as LAZULI_<FLAG> (LAZULI_DATA_DIR, LAZULI_HOSTNAME, ...).
-  Ready when GET https://HOST:HTTPS_PORT/health answers 200.`;
 
 export async function startCommand(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const options = Object.fromEntries(Object.keys(START_FLAGS).map((f) => [f, { type: 'string' as const }]));

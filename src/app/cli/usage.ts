@@ -1,0 +1,20 @@
+// The CLI's help texts, apart from the commands so that printing help loads nothing heavy.
+export const START_USAGE = `lazuli start [--data-dir DIR] [--name HUB] [--hostname NAME] [--bind ADDRESS]
+             [--mqtt-port 8883] [--amqp-port 5671] [--https-port 443] [--partitions 4]
+             [--log-level info] [--tls-cert FILE --tls-key FILE]
+  Runs the hub in the foreground. Each flag may also be given as LAZULI_<FLAG> (LAZULI_DATA_DIR, LAZULI_HOSTNAME, ...).
+  Ready when GET https://HOST:HTTPS_PORT/health answers 200.`;
+
+export const CONNECTION_STRING_USAGE = `lazuli connection-string [--data-dir DIR] [--policy NAME] [--eventhub] [--device ID [--module ID]]
+  Prints a connection string read from the data dir (no running hub needed):
+  the service one (policy iothubowner by default), the Event Hub-compatible one with --eventhub,
+  or a device's (or module's) with --device.`;
+
+export const DEVICE_USAGE = `lazuli device create ID [--status enabled|disabled] [--primary-key K --secondary-key K] [--edge]
+lazuli device list [--top N]
+lazuli device show ID
+lazuli device update ID [--status enabled|disabled] [--status-reason TEXT] [--primary-key K --secondary-key K]
+lazuli device delete ID
+lazuli device connection-string ID
+  Talk to the running hub of --data-dir (default .lazuli) over its REST API as iothubowner.
+  Tables for people; --json for scripts.`;
