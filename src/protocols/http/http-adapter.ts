@@ -35,6 +35,9 @@ export async function createHttpAdapter(options: HttpAdapterOptions): Promise<Ht
     return503OnClosing: true,
     serverFactory: (handler) => {
       server = createServer({ requestTimeout: 60_000, headersTimeout: 30_000 }, handler as (req: IncomingMessage, res: ServerResponse) => void);
+      // The SDKs keep connections alive between calls and never retry a request the server raced to close, so idle
+      // connections are kept well beyond Node's 5 s default.
+      server.keepAliveTimeout = 120_000;
       return server;
     },
   });
