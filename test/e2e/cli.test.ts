@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -108,8 +108,8 @@ describe('the lazuli command', () => {
   });
 });
 
-describe('lazuli start on a busy port', () => {
-  test('exits with a message naming the port and the flag', async () => {
+describe('lazuli start options', () => {
+  test('a busy port exits with a message naming the port and the flag', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
@@ -121,6 +121,20 @@ describe('lazuli start on a busy port', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  test('serves a certificate the user supplies instead of issuing one', async () => {
+    const dir = seededDataDir();
+    const caDir = process.env.LAZULI_TEST_CA_DIR!;
+    const hub = await startHubProcess(dir, [...EPHEMERAL, '--tls-cert', join(caDir, 'server.pem'), '--tls-key', join(caDir, 'server-key.pem')]);
+    try {
+      assert.ok(!existsSync(join(dir, 'server.pem')), 'no certificate was issued');
+    } finally {
+      assert.equal(await hub.stop(), 0);
+    }
+    const mismatched = await lazuli(['start', '--data-dir', dir, ...EPHEMERAL, '--tls-cert', join(caDir, 'server.pem'), '--tls-key', join(caDir, 'ca-key.pem')]);
+    assert.equal(mismatched.code, 1);
+    assert.match(mismatched.stderr, /server-key|ca-key|match/i);
   });
 
   test('takes its flags from LAZULI_* environment variables', async () => {
