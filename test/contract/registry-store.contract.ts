@@ -209,7 +209,8 @@ export function registryStoreContract(harness: RegistryStoreHarness): void {
         for (const id of insertionOrder) await store.createDevice(device(id));
         const pages: string[][] = [];
         let after: string | undefined;
-        for (;;) {
+        // Bounded, so that a store whose `after` is inclusive fails instead of paging forever.
+        for (let i = 0; i < 10; i++) {
           const page = await store.listDevices({ limit: 5, ...(after === undefined ? {} : { after }) });
           if (page.length === 0) break;
           pages.push(page.map((d) => d.deviceId));
