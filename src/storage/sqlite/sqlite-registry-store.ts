@@ -65,7 +65,9 @@ export class SqliteRegistryStore implements RegistryStore {
 
   async listDevices(options: { limit: number; after?: string }): Promise<DeviceRecord[]> {
     const { limit, after } = options;
-    if (!Number.isInteger(limit) || limit < 0) throw new TypeError(`listDevices: limit must be an integer >= 0, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 0) {
+      throw new TypeError(`listDevices: limit must be an integer >= 0, got ${limit}`);
+    }
     const rows = after === undefined ? this.#sql.listDevices.all(limit) : this.#sql.listDevicesAfter.all(after, limit);
     return rows.map(toDevice);
   }
@@ -194,7 +196,7 @@ export class SqliteRegistryStore implements RegistryStore {
   }
 }
 
-// `@expectedVersion IS NULL OR version = @expectedVersion` is the guard: a NULL expected version matches any stored version.
+// The guard `@expectedVersion IS NULL OR version = @expectedVersion` lets a NULL expected version match any version.
 function prepareStatements(db: SqliteDatabase) {
   const device = (sql: string) => db.prepare(sql) as Statement<unknown[], DeviceRow>;
   const module = (sql: string) => db.prepare(sql) as Statement<unknown[], ModuleRow>;
