@@ -4,6 +4,7 @@ import { createHttpAdapter } from '../protocols/http/http-adapter.js';
 import { startListeners } from '../protocols/listener/tls-listener.js';
 import { openSqliteDatabase } from '../storage/sqlite/database.js';
 import { SqliteRegistryStore } from '../storage/sqlite/sqlite-registry-store.js';
+import { MemoryTelemetryLog } from '../storage/memory/memory-telemetry-log.js';
 import { ConfigError, DEFAULTS, type StartConfig } from './config.js';
 import { databasePath, ensureDataDir, loadOrCreatePolicies, readSettings, writeSettings, type HubSettings } from './data-dir.js';
 import { ensureCertificates } from './tls/certificates.js';
@@ -33,7 +34,9 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
 
   const db = openSqliteDatabase(databasePath(config.dataDir));
   const registryStore = new SqliteRegistryStore(db);
-  const hub = createHub({ info: { name, hostname: config.hostname }, policies, registryStore });
+  // TODO(issue 3): the durable SQLite telemetry log replaces this as soon as it lands.
+  const telemetryLog = new MemoryTelemetryLog(partitions);
+  const hub = createHub({ info: { name, hostname: config.hostname }, policies, registryStore, telemetryLog });
   const http = await createHttpAdapter({ hub, logger });
 
   let listeners;

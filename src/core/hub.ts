@@ -1,7 +1,11 @@
-import type { RegistryStore } from '../ports/registry-store.js';
-import { AuthService } from './auth/auth-service.js';
-import { RegistryService } from './registry/registry-service.js';
 import type { SharedAccessPolicy } from '../domain/permissions.js';
+import type { RegistryStore } from '../ports/registry-store.js';
+import type { TelemetryLog } from '../ports/telemetry-log.js';
+import { AuthService } from './auth/auth-service.js';
+import { ConnectionRegistry } from './connections/connection-registry.js';
+import { DeviceConnectService } from './connections/device-connect-service.js';
+import { RegistryService } from './registry/registry-service.js';
+import { TelemetryService } from './telemetry/telemetry-service.js';
 
 export interface HubInfo {
   name: string;
@@ -13,20 +17,41 @@ export interface Hub {
   info: HubInfo;
   auth: AuthService;
   registry: RegistryService;
+  connections: ConnectionRegistry;
+  devices: DeviceConnectService;
+  telemetry: TelemetryService;
 }
 
 export interface HubDependencies {
   info: HubInfo;
   policies: readonly SharedAccessPolicy[];
   registryStore: RegistryStore;
+  telemetryLog: TelemetryLog;
+  maxMessageBytes?: number;
   now?: () => number;
 }
 
 export function createHub(deps: HubDependencies): Hub {
   const now = deps.now ?? Date.now;
+  const connections = new ConnectionRegistry(now);
+  const auth = new AuthService({ hostname: deps.info.hostname, policies: deps.policies, registry: deps.registryStore, now });
+  const registry = new RegistryService(deps.registryStore, {
+    now,
+    connectionInfo: (deviceId, moduleId) => connections.info(deviceId, moduleId),
+    listener: {
+      deviceDisabledOrDeleted: (deviceId, reason) => connections.closeDevice(deviceId, reason),
+      moduleDeleted: (deviceId, moduleId) => connections.closeIdentity(deviceId, moduleId, `module ${deviceId}/${moduleId} was deleted`),
+    },
+  });
   return {
     info: deps.info,
-    auth: new AuthService({ hostname: deps.info.hostname, policies: deps.policies, registry: deps.registryStore, now }),
-    registry: new RegistryService(deps.registryStore, now),
+    auth,
+    registry,
+    connections,
+    devices: new DeviceConnectService(auth, deps.registryStore),
+    telemetry: new TelemetryService(deps.telemetryLog, connections, {
+      now,
+      ...(deps.maxMessageBytes === undefined ? {} : { maxMessageBytes: deps.maxMessageBytes }),
+    }),
   };
 }

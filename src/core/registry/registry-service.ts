@@ -4,9 +4,22 @@ import type { RegistryStore } from '../../ports/registry-store.js';
 import { applyBulkRegistry, type BulkRegistryResult } from './bulk-registry.js';
 import { expectedVersionOf } from './etags.js';
 import { parseDeviceInput, parseModuleInput, requireValidId, type DeviceInput } from './identity-input.js';
-import { deviceView, moduleView, type DeviceView, type ModuleView } from './identity-view.js';
+import { deviceView, DISCONNECTED, moduleView, type ConnectionInfo, type DeviceView, type ModuleView } from './identity-view.js';
 
 export const MAX_LIST_PAGE = 1000;
+
+/** Told after a change that must end live connections (in a cluster, on every node). */
+export interface IdentityChangeListener {
+  deviceDisabledOrDeleted(deviceId: string, reason: string): void;
+  moduleDeleted(deviceId: string, moduleId: string): void;
+}
+
+export interface RegistryServiceOptions {
+  now?: () => number;
+  /** Connection state for the device view; Disconnected when not given. */
+  connectionInfo?: (deviceId: string, moduleId?: string) => ConnectionInfo;
+  listener?: IdentityChangeListener;
+}
 
 export interface DevicePage {
   devices: DeviceView[];
@@ -19,26 +32,37 @@ export interface DevicePage {
  * the CLI reach it through the hub facade. Authorisation is the caller's job (see AuthService.requirePermission).
  */
 export class RegistryService {
+  private readonly now: () => number;
+  private readonly conn: (deviceId: string, moduleId?: string) => ConnectionInfo;
+  private readonly listener: IdentityChangeListener | undefined;
+
   constructor(
     private readonly store: RegistryStore,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: RegistryServiceOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.conn = options.connectionInfo ?? (() => DISCONNECTED);
+    this.listener = options.listener;
+  }
 
   /** PUT semantics: without If-Match create only; with it (`*` or an etag) update an existing device. */
   async putDevice(pathId: string, body: unknown, ifMatch?: string): Promise<DeviceView> {
     const input = parseDeviceInput(body, pathId);
-    if (ifMatch === undefined) return deviceView(await this.store.createDevice(this.newDevice(input)));
+    if (ifMatch === undefined) return this.viewOf(await this.store.createDevice(this.newDevice(input)));
     const expectedVersion = expectedVersionOf(ifMatch);
     const current = await this.requireDevice(pathId);
-    return deviceView(await this.store.updateDevice(this.updatedDevice(current, input, body), expectedVersion));
+    const updated = await this.store.updateDevice(this.updatedDevice(current, input, body), expectedVersion);
+    if (updated.status === 'disabled') this.listener?.deviceDisabledOrDeleted(pathId, `device ${pathId} was disabled`);
+    return this.viewOf(updated);
   }
 
   async getDevice(deviceId: string): Promise<DeviceView> {
-    return deviceView(await this.requireDevice(deviceId));
+    return this.viewOf(await this.requireDevice(deviceId));
   }
 
   async deleteDevice(deviceId: string, ifMatch?: string): Promise<void> {
     await this.store.deleteDevice(deviceId, ifMatch === undefined ? undefined : expectedVersionOf(ifMatch));
+    this.listener?.deviceDisabledOrDeleted(deviceId, `device ${deviceId} was deleted`);
   }
 
   async listDevices(top = MAX_LIST_PAGE, continuation?: string): Promise<DevicePage> {
@@ -49,14 +73,21 @@ export class RegistryService {
     const records = await this.store.listDevices({ limit: top + 1, ...(after === undefined ? {} : { after }) });
     const page = records.slice(0, top);
     const last = page[page.length - 1];
-    const result: DevicePage = { devices: page.map((d) => deviceView(d)) };
+    const result: DevicePage = { devices: page.map((d) => this.viewOf(d)) };
     if (records.length > top && last) result.continuation = Buffer.from(last.deviceId).toString('base64url');
     return result;
   }
 
   /** `POST /devices`: see applyBulkRegistry. */
-  bulk(body: unknown): Promise<BulkRegistryResult> {
-    return applyBulkRegistry(body, this, this.store);
+  async bulk(body: unknown): Promise<BulkRegistryResult> {
+    const result = await applyBulkRegistry(body, this, this.store);
+    if (result.isSuccessful && Array.isArray(body)) {
+      for (const entry of body as Array<{ id: string; importMode?: string; status?: string }>) {
+        const mode = String(entry.importMode).toLowerCase();
+        if (mode.startsWith('delete') || entry.status === 'disabled') this.listener?.deviceDisabledOrDeleted(entry.id, `device ${entry.id} was ${mode.startsWith('delete') ? 'deleted' : 'disabled'}`);
+      }
+    }
+    return result;
   }
 
   async statistics(): Promise<{ totalDeviceCount: number; enabledDeviceCount: number; disabledDeviceCount: number }> {
@@ -68,24 +99,33 @@ export class RegistryService {
     const input = parseModuleInput(body, deviceId, moduleId);
     if (ifMatch === undefined) {
       const record: ModuleRecord = { ...input, generationId: newGenerationId(this.now()), version: 1 };
-      return moduleView(await this.store.createModule(record));
+      return this.moduleViewOf(await this.store.createModule(record));
     }
     const expectedVersion = expectedVersionOf(ifMatch);
     const current = await this.requireModule(deviceId, moduleId);
     const authentication = keepKeysUnlessGiven(current.authentication, input.authentication, body);
-    return moduleView(await this.store.updateModule({ ...current, ...input, authentication }, expectedVersion));
+    return this.moduleViewOf(await this.store.updateModule({ ...current, ...input, authentication }, expectedVersion));
   }
 
   async getModule(deviceId: string, moduleId: string): Promise<ModuleView> {
-    return moduleView(await this.requireModule(deviceId, moduleId));
+    return this.moduleViewOf(await this.requireModule(deviceId, moduleId));
   }
 
   async listModules(deviceId: string): Promise<ModuleView[]> {
-    return (await this.store.listModules(deviceId)).map((m) => moduleView(m));
+    return (await this.store.listModules(deviceId)).map((m) => this.moduleViewOf(m));
   }
 
   async deleteModule(deviceId: string, moduleId: string, ifMatch?: string): Promise<void> {
     await this.store.deleteModule(deviceId, moduleId, ifMatch === undefined ? undefined : expectedVersionOf(ifMatch));
+    this.listener?.moduleDeleted(deviceId, moduleId);
+  }
+
+  private viewOf(d: DeviceRecord): DeviceView {
+    return deviceView(d, this.conn(d.deviceId));
+  }
+
+  private moduleViewOf(m: ModuleRecord): ModuleView {
+    return moduleView(m, this.conn(m.deviceId, m.moduleId));
   }
 
   /** The stored record, for other services (auth, telemetry) that need keys and status. */

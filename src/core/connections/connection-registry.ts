@@ -1,0 +1,89 @@
+import { identityKey, type DeviceIdentity } from '../../domain/device-identity.js';
+import type { ConnectionInfo } from '../registry/identity-view.js';
+import { NEVER } from '../../domain/identity.js';
+
+/** What the registry needs of a live connection: a way to end it, with a reason for the log. */
+export interface LiveConnection {
+  close(reason: string): void;
+}
+
+interface Entry {
+  connection: LiveConnection;
+  protocol: string;
+}
+
+/**
+ * Who is connected, in this process. One live connection per identity: attaching a second one closes the first,
+ * as Azure does. Also the source of `connectionState` and `lastActivityTime` for the registry's device view.
+ */
+export class ConnectionRegistry {
+  private readonly live = new Map<string, Entry>();
+  private readonly state = new Map<string, { connected: boolean; since: string; lastActivity: string }>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Registers a connection for an identity and returns the function that unregisters it. */
+  attach(identity: DeviceIdentity, connection: LiveConnection, protocol: string): () => void {
+    const key = identityKey(identity.deviceId, identity.moduleId);
+    const previous = this.live.get(key);
+    const entry: Entry = { connection, protocol };
+    this.live.set(key, entry);
+    this.mark(key, true);
+    previous?.connection.close(`a new ${protocol} connection for ${key} replaced this one`);
+    return () => {
+      if (this.live.get(key) !== entry) return;
+      this.live.delete(key);
+      this.mark(key, false);
+    };
+  }
+
+  /** Closes every connection of a device and of its modules (the device was disabled or deleted). */
+  closeDevice(deviceId: string, reason: string): void {
+    for (const [key, entry] of [...this.live]) {
+      if (key === deviceId || key.startsWith(`${deviceId}/`)) {
+        this.live.delete(key);
+        this.mark(key, false);
+        entry.connection.close(reason);
+      }
+    }
+  }
+
+  /** Closes one identity's connection (a module was deleted). */
+  closeIdentity(deviceId: string, moduleId: string | undefined, reason: string): void {
+    const key = identityKey(deviceId, moduleId);
+    const entry = this.live.get(key);
+    if (!entry) return;
+    this.live.delete(key);
+    this.mark(key, false);
+    entry.connection.close(reason);
+  }
+
+  touch(identity: DeviceIdentity): void {
+    const s = this.state.get(identityKey(identity.deviceId, identity.moduleId));
+    if (s) s.lastActivity = new Date(this.now()).toISOString();
+  }
+
+  connectedCount(): number {
+    return this.live.size;
+  }
+
+  info(deviceId: string, moduleId?: string): ConnectionInfo {
+    const s = this.state.get(identityKey(deviceId, moduleId));
+    return {
+      connectionState: s?.connected ? 'Connected' : 'Disconnected',
+      connectionStateUpdatedTime: s?.since ?? NEVER,
+      lastActivityTime: s?.lastActivity ?? NEVER,
+      cloudToDeviceMessageCount: 0,
+    };
+  }
+
+  private mark(key: string, connected: boolean): void {
+    const at = new Date(this.now()).toISOString();
+    const s = this.state.get(key);
+    if (s) {
+      s.connected = connected;
+      s.since = at;
+      if (connected) s.lastActivity = at;
+    } else this.state.set(key, { connected, since: at, lastActivity: at });
+  }
+}
