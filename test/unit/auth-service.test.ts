@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { AuthService } from '../../src/core/auth/auth-service.js';
 import { isHubError } from '../../src/domain/errors.js';
@@ -108,5 +109,33 @@ describe('AuthService', () => {
     assert.throws(() => auth.requirePermission(p, 'RegistryRead'), /scoped/);
     const gateway = await auth.authenticate(createSasToken({ resource: 'hub.example/devices', keyBase64: key(5), keyName: 'device', expiry: later }));
     auth.requireDeviceAccess(gateway, 'anyone');
+  });
+});
+
+describe('AuthService for the Event Hub-compatible endpoint', () => {
+  const utf8Sign = (resource: string, keyText: string, keyName: string) => {
+    const sr = encodeURIComponent(resource);
+    const se = String(Math.floor(later));
+    const sig = createHmac('sha256', Buffer.from(keyText, 'utf8')).update(`${sr}\n${se}`).digest('base64');
+    return `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${se}&skn=${keyName}`;
+  };
+
+  test('accepts tokens keyed with the UTF-8 bytes of the key text, as @azure/event-hubs signs', async () => {
+    const p = await auth.authenticateEventHub(utf8Sign('sb://hub.example:5671/myhub/ConsumerGroups/$Default/Partitions/0', key(1), 'iothubowner'));
+    assert.equal(p.policyName, 'iothubowner');
+    assert.deepEqual(p.scope, ['myhub', 'ConsumerGroups', '$Default', 'Partitions', '0']);
+  });
+
+  test('accepts tokens keyed with the decoded key too', async () => {
+    const p = await auth.authenticateEventHub(createSasToken({ resource: 'sb://hub.example/myhub', keyBase64: key(2), keyName: 'iothubowner', expiry: later }));
+    assert.deepEqual(p.scope, ['myhub']);
+  });
+
+  test('refuses other hosts, wrong keys, device tokens and expired tokens', async () => {
+    await assert.rejects(auth.authenticateEventHub(utf8Sign('sb://other.example/myhub', key(1), 'iothubowner')), /not this hub/);
+    await assert.rejects(auth.authenticateEventHub(utf8Sign('sb://hub.example/myhub', key(9), 'iothubowner')), /does not match/);
+    await assert.rejects(auth.authenticateEventHub(createSasToken({ resource: 'sb://hub.example/myhub', keyBase64: key(1), expiry: later })), /does not match/);
+    await assert.rejects(auth.authenticateEventHub(createSasToken({ resource: 'sb://hub.example/myhub', keyBase64: key(1), keyName: 'iothubowner', expiry: NOW / 1000 - 5 })), /expired/);
+    await assert.rejects(auth.authenticateEventHub(createSasToken({ resource: 'hub.example/myhub', keyBase64: key(1), keyName: 'iothubowner', expiry: later })), /sb:\/\//);
   });
 });

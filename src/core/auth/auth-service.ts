@@ -43,6 +43,32 @@ export class AuthService {
     return token.keyName === undefined ? this.identityPrincipal(token, path) : this.policyPrincipal(token, path);
   }
 
+  /**
+   * Tokens of the Event Hub-compatible endpoint: audience `sb://{hostname}[:port]/{path}`, always a policy token.
+   * `@azure/event-hubs` keys the HMAC with the UTF-8 bytes of the key text rather than its base64-decoded bytes;
+   * both conventions are accepted. The principal's scope is the path, starting with the event hub name.
+   */
+  async authenticateEventHub(tokenText: string | undefined): Promise<Principal & { kind: 'policy' }> {
+    let token: SasToken;
+    try {
+      token = parseSasToken(tokenText ?? '');
+    } catch (err) {
+      if (err instanceof SasFormatError) throw unauthorized(`Malformed SharedAccessSignature: ${err.message}`);
+      throw err;
+    }
+    if (token.expiry * 1000 <= this.now()) throw unauthorized('The SharedAccessSignature has expired');
+    const match = /^(?:sb|amqps?):\/\/([^/]+)\/?(.*)$/i.exec(token.resource);
+    if (!match) throw unauthorized(`The token's audience "${token.resource}" is not an sb:// address`);
+    const path = this.audiencePath(`${match[1]}/${match[2]}`);
+    const policy = token.keyName === undefined ? undefined : this.policies.get(token.keyName);
+    const keys = policy ? [policy.primaryKey, policy.secondaryKey] : [];
+    const utf8Keys = keys.map((k) => Buffer.from(k, 'utf8').toString('base64'));
+    if (!policy || !signatureMatches(token, [...keys, ...utf8Keys])) {
+      throw unauthorized('The SharedAccessSignature does not match a shared access policy of this hub');
+    }
+    return { kind: 'policy', policyName: policy.name, permissions: new Set(policy.permissions), scope: path };
+  }
+
   /** For service APIs: a policy token for the whole hub that grants `permission`. */
   requirePermission(principal: Principal, permission: Permission): void {
     if (principal.kind !== 'policy') {
