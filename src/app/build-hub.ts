@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { createHub, type Hub } from '../core/hub.js';
+import { createAmqpAdapter } from '../protocols/amqp/amqp-adapter.js';
 import { createHttpAdapter } from '../protocols/http/http-adapter.js';
+import { createMqttAdapter } from '../protocols/mqtt/mqtt-adapter.js';
 import { startListeners } from '../protocols/listener/tls-listener.js';
 import { openSqliteDatabase } from '../storage/sqlite/database.js';
 import { SqliteRegistryStore } from '../storage/sqlite/sqlite-registry-store.js';
@@ -37,7 +39,13 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
   // TODO(issue 3): the durable SQLite telemetry log replaces this as soon as it lands.
   const telemetryLog = new MemoryTelemetryLog(partitions);
   const hub = createHub({ info: { name, hostname: config.hostname }, policies, registryStore, telemetryLog });
-  const http = await createHttpAdapter({ hub, logger });
+  const mqtt = createMqttAdapter({ hub, logger });
+  const amqp = createAmqpAdapter({ hub, logger });
+  const http = await createHttpAdapter({
+    hub,
+    logger,
+    webSockets: { mqtt: (stream) => mqtt.handle(stream), amqp: (ws) => amqp.handleWebSocket(ws) },
+  });
 
   let listeners;
   try {
@@ -46,11 +54,15 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
       ...(config.bind === undefined ? {} : { bind: config.bind }),
       cert: tls.certPem,
       key: tls.keyPem,
-      handlers: { http: (socket) => http.handle(socket) },
+      handlers: {
+        http: (socket) => http.handle(socket),
+        mqtt: (socket) => mqtt.handle(socket),
+        amqp: (socket) => amqp.handle(socket),
+      },
       logger,
     });
   } catch (err) {
-    await http.close();
+    await Promise.all([http.close(), mqtt.close(), amqp.close()]);
     await registryStore.close();
     throw err;
   }
@@ -74,7 +86,8 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
     caPem: tls.caPem,
     async stop() {
       await listeners.close();
-      await http.close();
+      await Promise.all([http.close(), mqtt.close(), amqp.close()]);
+      await telemetryLog.close();
       await registryStore.close();
     },
   };

@@ -6,12 +6,14 @@ import type { Hub } from '../../core/hub.js';
 import { HubError } from '../../domain/errors.js';
 import { httpErrorHandler, sendHubError } from './http-errors.js';
 import { registryRoutes } from './registry-routes.js';
+import { createUpgradeHandler, type WebSocketHandlers } from './websocket-upgrade.js';
 
 export interface HttpAdapterOptions {
   hub: Hub;
   logger: Logger;
   /** Largest request body accepted on the service API. */
   maxBodyBytes?: number;
+  webSockets?: WebSocketHandlers;
 }
 
 export interface HttpAdapter {
@@ -61,6 +63,7 @@ export async function createHttpAdapter(options: HttpAdapterOptions): Promise<Ht
   await app.ready();
 
   const httpServer = server!;
+  httpServer.on('upgrade', createUpgradeHandler(options.webSockets ?? {}, options.logger));
   return {
     app,
     handle(socket) {

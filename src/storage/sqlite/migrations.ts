@@ -37,4 +37,29 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'mqtt sessions',
+    // Subscriptions of clean-session-off MQTT clients, keyed by client id: the Node SDK does not subscribe again
+    // after a token-renewal reconnect, so the hub must remember them (JSON array of {topic, qos}).
+    sql: `
+      CREATE TABLE mqtt_sessions (
+        client_id     TEXT NOT NULL COLLATE BINARY PRIMARY KEY,
+        subscriptions TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
+  {
+    version: 3,
+    name: 'consumer groups',
+    // Consumer groups of the Event Hub-compatible endpoint; names compare case-insensitively, as in Event Hubs.
+    // $Default always exists and has no row.
+    sql: `
+      CREATE TABLE consumer_groups (
+        name       TEXT NOT NULL COLLATE NOCASE PRIMARY KEY,
+        created_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
