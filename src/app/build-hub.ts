@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { TelemetryLog } from '../ports/telemetry-log.js';
 import { createHub, type Hub } from '../core/hub.js';
 import { createAmqpAdapter } from '../protocols/amqp/amqp-adapter.js';
 import { createHttpAdapter } from '../protocols/http/http-adapter.js';
@@ -16,6 +17,8 @@ export interface RunningHub {
   settings: HubSettings;
   /** The CA clients must trust. */
   caPem: string;
+  /** For tests and tools in this process: the log behind the telemetry service. */
+  telemetryLog: TelemetryLog;
   stop(): Promise<void>;
 }
 
@@ -84,6 +87,7 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
     hub,
     settings,
     caPem: tls.caPem,
+    telemetryLog,
     async stop() {
       await listeners.close();
       await Promise.all([http.close(), mqtt.close(), amqp.close()]);

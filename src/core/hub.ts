@@ -6,6 +6,7 @@ import { ConnectionRegistry } from './connections/connection-registry.js';
 import { DeviceConnectService } from './connections/device-connect-service.js';
 import { RegistryService } from './registry/registry-service.js';
 import { TelemetryService } from './telemetry/telemetry-service.js';
+import { TelemetryReader } from './eventhub/telemetry-reader.js';
 
 export interface HubInfo {
   name: string;
@@ -20,6 +21,7 @@ export interface Hub {
   connections: ConnectionRegistry;
   devices: DeviceConnectService;
   telemetry: TelemetryService;
+  telemetryReader: TelemetryReader;
 }
 
 export interface HubDependencies {
@@ -49,6 +51,7 @@ export function createHub(deps: HubDependencies): Hub {
     registry,
     connections,
     devices: new DeviceConnectService(auth, deps.registryStore),
+    telemetryReader: new TelemetryReader(deps.telemetryLog),
     telemetry: new TelemetryService(deps.telemetryLog, connections, {
       now,
       ...(deps.maxMessageBytes === undefined ? {} : { maxMessageBytes: deps.maxMessageBytes }),
