@@ -30,7 +30,7 @@ export class EventHubEndpoint {
 
   /** Answers one `$management` request; the adapter sends the reply to the request's reply-to. */
   async handleManagementRequest(request: Message): Promise<Message> {
-    return { correlation_id: request.message_id, application_properties: { 'status-code': 501, 'status-description': 'not implemented' } };
+    return { body: null, correlation_id: request.message_id, application_properties: { 'status-code': 501, 'status-description': 'not implemented' } };
   }
 
   close(): void {}
