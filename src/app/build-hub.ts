@@ -41,7 +41,7 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
   const registryStore = new SqliteRegistryStore(db);
   // TODO(issue 3): the durable SQLite telemetry log replaces this as soon as it lands.
   const telemetryLog = new MemoryTelemetryLog(partitions);
-  const hub = createHub({ info: { name, hostname: config.hostname }, policies, registryStore, telemetryLog });
+  const hub = createHub({ info: { name, hostname: config.hostname }, policies, registryStore, telemetryLog, maxMessageBytes: config.maxMessageBytes });
   const mqtt = createMqttAdapter({ hub, logger });
   const amqp = createAmqpAdapter({ hub, logger });
   const http = await createHttpAdapter({

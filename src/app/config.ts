@@ -18,6 +18,12 @@ export interface StartConfig {
   logLevel: LogLevel;
   tlsCert?: string;
   tlsKey?: string;
+  /** Largest device-to-cloud message (and batch), Azure's way of counting. */
+  maxMessageBytes: number;
+  /** Telemetry is kept this long... */
+  retentionHours: number;
+  /** ...and at most this much per partition. */
+  retentionMbPerPartition: number;
 }
 
 export const DEFAULTS = {
@@ -29,6 +35,9 @@ export const DEFAULTS = {
   httpsPort: 443,
   partitions: 4,
   logLevel: 'info' as LogLevel,
+  maxMessageBytes: 256 * 1024,
+  retentionHours: 24,
+  retentionMbPerPartition: 1024,
 };
 
 export class ConfigError extends Error {
@@ -47,6 +56,9 @@ export const START_FLAGS = {
   'log-level': 'LAZULI_LOG_LEVEL',
   'tls-cert': 'LAZULI_TLS_CERT',
   'tls-key': 'LAZULI_TLS_KEY',
+  'max-message-bytes': 'LAZULI_MAX_MESSAGE_BYTES',
+  'retention-hours': 'LAZULI_RETENTION_HOURS',
+  'retention-mb-per-partition': 'LAZULI_RETENTION_MB_PER_PARTITION',
 } as const;
 
 export type StartFlag = keyof typeof START_FLAGS;
@@ -61,6 +73,9 @@ export function resolveStartConfig(flags: Partial<Record<StartFlag, string>>, en
     amqpPort: port(get('amqp-port'), DEFAULTS.amqpPort, 'amqp-port'),
     httpsPort: port(get('https-port'), DEFAULTS.httpsPort, 'https-port'),
     logLevel: logLevel(get('log-level')),
+    maxMessageBytes: optionalInteger(get('max-message-bytes'), DEFAULTS.maxMessageBytes, 1024, 64 * 1024 * 1024, 'max-message-bytes'),
+    retentionHours: optionalInteger(get('retention-hours'), DEFAULTS.retentionHours, 1, 24 * 365, 'retention-hours'),
+    retentionMbPerPartition: optionalInteger(get('retention-mb-per-partition'), DEFAULTS.retentionMbPerPartition, 1, 1024 * 1024, 'retention-mb-per-partition'),
   };
   const name = get('name');
   if (name !== undefined) config.name = hubName(name);
@@ -81,7 +96,11 @@ function nonEmpty(v: string | undefined): string | undefined {
 }
 
 function port(text: string | undefined, fallback: number, flag: string): number {
-  return text === undefined ? fallback : integer(text, 0, 65535, flag);
+  return optionalInteger(text, fallback, 0, 65535, flag);
+}
+
+function optionalInteger(text: string | undefined, fallback: number, min: number, max: number, flag: string): number {
+  return text === undefined ? fallback : integer(text, min, max, flag);
 }
 
 function integer(text: string, min: number, max: number, flag: string): number {

@@ -1,7 +1,8 @@
 // The CLI's help texts, apart from the commands so that printing help loads nothing heavy.
 export const START_USAGE = `lazuli start [--data-dir DIR] [--name HUB] [--hostname NAME] [--bind ADDRESS]
              [--mqtt-port 8883] [--amqp-port 5671] [--https-port 443] [--partitions 4]
-             [--log-level info] [--tls-cert FILE --tls-key FILE]
+             [--log-level info] [--tls-cert FILE --tls-key FILE] [--max-message-bytes 262144]
+             [--retention-hours 24] [--retention-mb-per-partition 1024]
   Runs the hub in the foreground. Each flag may also be given as LAZULI_<FLAG> (LAZULI_DATA_DIR, LAZULI_HOSTNAME, ...).
   Ready when GET https://HOST:HTTPS_PORT/health answers 200.`;
 
