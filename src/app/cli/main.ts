@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config.js';
 import { DataDirError } from '../data-dir.js';
 import { CliError } from './cli-error.js';
-import { CONNECTION_STRING_USAGE, DEVICE_USAGE, START_USAGE } from './usage.js';
+import { CONNECTION_STRING_USAGE, DEVICE_USAGE, SEND_USAGE, START_USAGE } from './usage.js';
 
 const USAGE = `Lazuli, a self-hostable IoT hub wire-compatible with Azure IoT Hub.
 
@@ -12,6 +12,8 @@ ${CONNECTION_STRING_USAGE}
 
 ${DEVICE_USAGE}
 
+${SEND_USAGE}
+
 lazuli --version | --help`;
 
 type Command = (args: string[], env: NodeJS.ProcessEnv) => Promise<number>;
@@ -20,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   start: async () => (await import('./start-command.js')).startCommand,
   'connection-string': async () => (await import('./connection-string-command.js')).connectionStringCommand,
   device: async () => (await import('./device-command.js')).deviceCommand,
+  send: async () => (await import('./send-command.js')).sendCommand,
 };
 
 /** Runs one CLI invocation and returns the exit code. */

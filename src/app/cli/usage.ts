@@ -19,3 +19,6 @@ lazuli device delete ID
 lazuli device connection-string ID
   Talk to the running hub of --data-dir (default .lazuli) over its REST API as iothubowner.
   Tables for people; --json for scripts.`;
+
+export const SEND_USAGE = `lazuli send --device ID [--protocol mqtt|amqp|https] [--count N] [--interval MS] [--property k=v ...] [BODY]
+  Sends telemetry as a registered device to the running hub of --data-dir; {n} in BODY becomes the message number.`;
