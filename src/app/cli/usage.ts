@@ -22,3 +22,6 @@ lazuli device connection-string ID
 
 export const SEND_USAGE = `lazuli send --device ID [--protocol mqtt|amqp|https] [--count N] [--interval MS] [--property k=v ...] [BODY]
   Sends telemetry as a registered device to the running hub of --data-dir; {n} in BODY becomes the message number.`;
+
+export const MONITOR_USAGE = `lazuli monitor [--device ID] [--consumer-group G] [--properties] [--from start|end|TIME] [--json] [--count N]
+  Tails telemetry through the Event Hub-compatible endpoint, like az iot hub monitor-events: a line per event.`;
