@@ -13,6 +13,8 @@ import { registryScenarios } from './registry.scenarios.js';
 
 export interface AzureSuite {
   serviceConnectionString(): string;
+  /** What `lazuli connection-string --eventhub` prints. */
+  eventHubConnectionString(): string;
   policy(name: string): SharedAccessPolicy;
 }
 
@@ -23,6 +25,8 @@ describe('Azure IoT SDKs against lazuli start', { concurrency: false }, () => {
 
   const suite: AzureSuite = {
     serviceConnectionString: () => `HostName=localhost;SharedAccessKeyName=iothubowner;SharedAccessKey=${suite.policy('iothubowner').primaryKey}`,
+    eventHubConnectionString: () =>
+      `Endpoint=sb://localhost:5671/;SharedAccessKeyName=iothubowner;SharedAccessKey=${suite.policy('iothubowner').primaryKey};EntityPath=lazuli`,
     policy: (name) => {
       const p = policies.find((x) => x.name === name);
       if (!p) throw new Error(`no policy ${name}`);
