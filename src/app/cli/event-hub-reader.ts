@@ -30,9 +30,14 @@ export async function openEventHubReader(options: EventHubReaderOptions): Promis
     hostname: options.hostname,
     reconnect: false,
   } as never);
-  connection.on('connection_error', (ctx) => options.onError(new Error(`AMQP connection error: ${JSON.stringify(ctx.connection.error ?? '')}`)));
-  connection.on('disconnected', (ctx) => options.onError(new Error(`AMQP connection lost${ctx.error ? `: ${String(ctx.error)}` : ''}`)));
-  await new Promise((resolve) => connection.once('connection_open', resolve));
+  let opened = false;
+  const lost = new Promise<never>((_, reject) => {
+    connection.on('connection_error', (ctx) => reject(new Error(`AMQP connection error: ${JSON.stringify(ctx.connection.error ?? '')}`)));
+    connection.on('disconnected', (ctx) => reject(new Error(`AMQP connection lost${ctx.error ? `: ${String(ctx.error)}` : ''}`)));
+  });
+  // Before the reader is up a failure rejects the open; after, it goes to onError.
+  lost.catch((err: Error) => opened && options.onError(err));
+  await Promise.race([new Promise((resolve) => connection.once('connection_open', resolve)), lost]);
 
   const cbs = connection.open_sender({ target: { address: '$cbs' } });
   const replies = connection.open_receiver({ source: { address: '$cbs' }, target: { address: 'cbs' } });
@@ -45,7 +50,7 @@ export async function openEventHubReader(options: EventHubReaderOptions): Promis
   const id = randomUUID();
   const reply = new Promise<Message>((resolve) => pending.set(id, resolve));
   cbs.send({ message_id: id, reply_to: 'cbs', application_properties: { operation: 'put-token', type: 'servicebus.windows.net:sastoken', name: resource }, body: token });
-  const answer = await reply;
+  const answer = await Promise.race([reply, lost]);
   if (answer.application_properties?.['status-code'] !== 200) {
     connection.close();
     throw new Error(`the hub refused the token: ${answer.application_properties?.['status-description'] ?? answer.application_properties?.['status-code']}`);
@@ -60,5 +65,6 @@ export async function openEventHubReader(options: EventHubReaderOptions): Promis
     receiver.on('message', (ctx) => options.onEvent(partition, ctx.message!));
     receiver.on('receiver_error', (ctx) => options.onError(new Error(`partition ${partition}: ${JSON.stringify(ctx.receiver?.error ?? '')}`)));
   }
+  opened = true;
   return { close: () => connection.close() };
 }

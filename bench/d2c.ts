@@ -1,0 +1,174 @@
+// `npm run bench -- d2c [--devices N] [--seconds S] [--bytes B] [--inflight K] [--peers aedes,mosquitto|none]`:
+// N devices publish telemetry over MQTT/TLS at QoS 1. For Lazuli a PUBACK means "durable"; the figures are durable
+// messages/s, PUBACK latency, and publish-to-Event-Hub-receive latency. The same load then runs against peer
+// brokers on this machine (TLS, same certificate) and the ratio is printed.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openEventHubReader } from '../src/app/cli/event-hub-reader.js';
+import { formatTable } from '../src/app/cli/table.js';
+import { readPolicies } from '../src/app/data-dir.js';
+import { createSasToken } from '../src/domain/sas.js';
+import { startHubProcess, type HubProcess } from '../test/support/hub-process.js';
+import { runMqttLoad, type LoadDevice, type MqttLoadResult } from '../test/support/mqtt-load.js';
+import { startAedes, startMosquitto, type PeerBroker } from './peers/peer-brokers.js';
+import { cpuSeconds, fixed, percentile } from './support/stats.js';
+
+interface Row {
+  target: string;
+  result: MqttLoadResult;
+  cpuS: number | undefined;
+  e2e?: number[];
+  note: string;
+}
+
+export async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      devices: { type: 'string', default: '1000' },
+      seconds: { type: 'string', default: '10' },
+      bytes: { type: 'string', default: '256' },
+      inflight: { type: 'string', default: '8' },
+      peers: { type: 'string', default: 'aedes,mosquitto' },
+    },
+  });
+  const devices = Number(values.devices);
+  const seconds = Number(values.seconds);
+  const bytes = Number(values.bytes);
+  const inflight = Number(values.inflight);
+  const peers = values.peers === 'none' ? [] : values.peers.split(',');
+  console.log(`d2c: ${devices} devices, MQTT 3.1.1/TLS QoS 1, ${bytes}-byte messages, ${inflight} in flight per device, ${seconds} s per target, ${availableParallelism()} cores, node ${process.version}`);
+
+  const dataDir = mkdtempSync(join(tmpdir(), 'lazuli-bench-d2c-'));
+  const rows: Row[] = [];
+  let hub: HubProcess | undefined;
+  try {
+    hub = await startHubProcess(dataDir, ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0', '--log-level', 'warn']);
+    const load = await registerDevices(hub, devices);
+    rows.push(await lazuliRun(hub, load, { seconds, bytes, inflight }));
+    await hub.stop();
+    hub = undefined;
+    const cert = join(dataDir, 'server.pem');
+    const key = join(dataDir, 'server-key.pem');
+    const ca = readFileSync(join(dataDir, 'ca.pem'), 'utf8');
+    for (const name of peers) {
+      const peer: PeerBroker = name === 'aedes' ? await startAedes(cert, key) : await startMosquitto(dataDir, cert, key);
+      try {
+        const peerDevices = load.map((d) => ({ clientId: d.clientId, topic: d.topic }));
+        const cpu0 = cpuSeconds(peer.pid);
+        const result = await runMqttLoad({ host: '127.0.0.1', port: peer.port, ca, servername: 'localhost', devices: peerDevices, messagesPerDevice: Number.MAX_SAFE_INTEGER, maxDurationMs: seconds * 1000, payloadBytes: bytes, inflightPerDevice: inflight });
+        const cpu1 = cpuSeconds(peer.pid);
+        rows.push({ target: peer.name, result, cpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, note: `PUBACK = ${peer.durability}` });
+      } finally {
+        await peer.stop();
+      }
+    }
+  } finally {
+    await hub?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  print(rows);
+}
+
+async function registerDevices(hub: HubProcess, count: number): Promise<LoadDevice[]> {
+  const owner = readPolicies(hub.dataDir)!.find((p) => p.name === 'iothubowner')!;
+  const auth = createSasToken({ resource: 'localhost', keyBase64: owner.primaryKey, keyName: owner.name, expiry: Date.now() / 1000 + 3600, encode: false });
+  const agent = new Agent({ keepAlive: true, ca: hub.ca });
+  const devices: LoadDevice[] = [];
+  for (let i = 0; i < count; i += 100) {
+    const batch = Array.from({ length: Math.min(100, count - i) }, (_, k) => ({ id: `d2c-${i + k}`, key: randomBytes(32).toString('base64') }));
+    const body = JSON.stringify(batch.map((d) => ({ id: d.id, importMode: 'create', authentication: { type: 'sas', symmetricKey: { primaryKey: d.key, secondaryKey: d.key } } })));
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: 'localhost', port: hub.settings.ports.https, method: 'POST', path: '/devices?api-version=2021-04-12', agent, headers: { authorization: auth, 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    if (status !== 200) throw new Error(`bulk registration answered ${status}`);
+    for (const d of batch) {
+      const password = createSasToken({ resource: `localhost/devices/${d.id}`, keyBase64: d.key, expiry: Date.now() / 1000 + 3600 });
+      devices.push({ clientId: d.id, username: `localhost/${d.id}/?api-version=2021-04-12`, password, topic: `devices/${d.id}/messages/events/` });
+    }
+  }
+  agent.destroy();
+  return devices;
+}
+
+async function lazuliRun(hub: HubProcess, devices: LoadDevice[], o: { seconds: number; bytes: number; inflight: number }): Promise<Row> {
+  const owner = readPolicies(hub.dataDir)!.find((p) => p.name === 'iothubowner')!;
+  const e2e: number[] = [];
+  const reader = await openEventHubReader({
+    host: 'localhost',
+    port: hub.settings.ports.amqp,
+    hostname: 'localhost',
+    ca: hub.ca,
+    hubName: hub.settings.name,
+    consumerGroup: '$Default',
+    policyName: owner.name,
+    policyKey: owner.primaryKey,
+    partitionCount: hub.settings.partitions,
+    filter: "amqp.annotation.x-opt-offset > '@latest'",
+    onEvent: (_partition, message) => {
+      const body = message.body as { content?: Buffer } | Buffer;
+      const bytes = Buffer.isBuffer(body) ? body : body.content;
+      const sentAt = Number(bytes?.subarray(0, 20).toString().split('|')[0]);
+      if (sentAt > 0) e2e.push(performance.timeOrigin + performance.now() - sentAt);
+    },
+    onError: (err) => console.error(`event hub reader: ${err.message}`),
+  });
+  try {
+    const cpu0 = cpuSeconds(hub.child.pid!);
+    const result = await runMqttLoad({
+      host: 'localhost',
+      port: hub.settings.ports.mqtt,
+      ca: hub.ca,
+      servername: 'localhost',
+      devices,
+      messagesPerDevice: Number.MAX_SAFE_INTEGER,
+      maxDurationMs: o.seconds * 1000,
+      payloadBytes: o.bytes,
+      inflightPerDevice: o.inflight,
+      payload: (device, sequence) => timestamped(device, sequence, o.bytes),
+    });
+    const cpu1 = cpuSeconds(hub.child.pid!);
+    await new Promise((r) => setTimeout(r, 1000)); // let the reader drain
+    return { target: 'lazuli', result, cpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, e2e, note: 'PUBACK = durable (fsynced SQLite commit)' };
+  } finally {
+    reader.close();
+  }
+}
+
+/** `{send time, ms since epoch}|{device}:{sequence}|` then filler. */
+function timestamped(device: number, sequence: number, bytes: number): Buffer {
+  const head = Buffer.from(`${(performance.timeOrigin + performance.now()).toFixed(3)}|${device}:${sequence}|`);
+  const out = Buffer.alloc(Math.max(bytes, head.length), 0x61);
+  head.copy(out);
+  return out;
+}
+
+function print(rows: Row[]): void {
+  const table = rows.map((r) => {
+    const lat = r.result.latencies.map((ns) => Number(ns) / 1e6).sort((a, b) => a - b);
+    const e2e = (r.e2e ?? []).sort((a, b) => a - b);
+    const rate = r.result.acked / (r.result.elapsedMs / 1000);
+    return [r.target, String(r.result.connected), String(r.result.acked), fixed(r.result.elapsedMs / 1000), fixed(rate, 0), fixed(percentile(lat, 50)), fixed(percentile(lat, 99)), fixed(percentile(e2e, 50)), fixed(percentile(e2e, 99)), r.cpuS === undefined ? '-' : fixed((100 * r.cpuS) / (r.result.elapsedMs / 1000), 0), String(r.result.errors.length)];
+  });
+  console.log(formatTable(['target', 'devices', 'acked', 'elapsed s', 'msgs/s', 'puback p50 ms', 'puback p99 ms', 'e2e p50 ms', 'e2e p99 ms', 'server CPU %', 'errors'], table));
+  for (const r of rows) {
+    console.log(`${r.target}: ${r.note}${r.result.errors.length ? `; first error: ${r.result.errors[0]}` : ''}`);
+  }
+  const lazuli = rows.find((r) => r.target === 'lazuli');
+  for (const peer of rows.filter((r) => r.target !== 'lazuli')) {
+    if (!lazuli) break;
+    const ratio = lazuli.result.acked / lazuli.result.elapsedMs / (peer.result.acked / peer.result.elapsedMs);
+    console.log(`lazuli / ${peer.target} msgs/s: ${ratio.toFixed(2)}`);
+  }
+  if (rows.some((r) => r.result.errors.length > 0 || r.result.connected === 0)) process.exitCode = 1;
+}
