@@ -1,29 +1,49 @@
 import type { LogAppend, LogEvent, PartitionInfo, RetentionPolicy, StartPosition, TelemetryLog } from '../../ports/telemetry-log.js';
 
+export interface MemoryTelemetryLogOptions {
+  retention?: RetentionPolicy;
+  /** The clock that stamps enqueuedTime. */
+  now?: () => number;
+}
+
+interface Partition {
+  events: LogEvent[];
+  next: number;
+  bytes: number;
+  /** Kept apart from the events so that enqueuedTime never goes back, even after retention removed them all. */
+  lastTime: number;
+}
+
 /**
  * TelemetryLog in memory: for unit tests of the services and as the reference the contract suite is written
  * against. Not durable. Offsets are the sequence numbers as decimal strings.
  */
 export class MemoryTelemetryLog implements TelemetryLog {
-  private readonly partitions: Array<{ events: LogEvent[]; next: number; bytes: number }>;
+  private readonly partitions: Partition[];
   private readonly listeners = new Set<(partition: number, last: number) => void>();
+  private readonly retention: RetentionPolicy;
+  private readonly now: () => number;
 
   constructor(
     readonly partitionCount: number,
-    private readonly retention: RetentionPolicy = { maxAgeMs: 86_400_000, maxBytesPerPartition: Number.MAX_SAFE_INTEGER },
-    private readonly now: () => number = Date.now,
+    options: MemoryTelemetryLogOptions = {},
   ) {
-    this.partitions = Array.from({ length: partitionCount }, () => ({ events: [], next: 0, bytes: 0 }));
+    if (!Number.isSafeInteger(partitionCount) || partitionCount < 1) {
+      throw new TypeError(`partitionCount must be a whole number >= 1, not ${partitionCount}`);
+    }
+    this.retention = options.retention ?? { maxAgeMs: 86_400_000, maxBytesPerPartition: Number.MAX_SAFE_INTEGER };
+    this.now = options.now ?? Date.now;
+    this.partitions = Array.from({ length: partitionCount }, () => ({ events: [], next: 0, bytes: 0, lastTime: 0 }));
   }
 
   async append(entry: LogAppend): Promise<LogEvent> {
     const p = this.partition(entry.partition);
-    const last = p.events[p.events.length - 1];
+    p.lastTime = Math.max(Math.floor(this.now()), p.lastTime);
     const event: LogEvent = {
       partition: entry.partition,
       sequenceNumber: p.next,
       offset: String(p.next),
-      enqueuedTime: Math.max(this.now(), last?.enqueuedTime ?? 0),
+      enqueuedTime: p.lastTime,
       payload: entry.payload,
     };
     if (entry.partitionKey !== undefined) event.partitionKey = entry.partitionKey;
@@ -31,14 +51,24 @@ export class MemoryTelemetryLog implements TelemetryLog {
     p.events.push(event);
     p.bytes += entry.payload.length;
     await Promise.resolve();
-    for (const listener of this.listeners) listener(entry.partition, event.sequenceNumber);
+    for (const listener of this.listeners) {
+      try {
+        listener(entry.partition, event.sequenceNumber);
+      } catch (err) {
+        // The event is stored: a faulty listener must not fail the append, nor keep the others from hearing of it.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
     return event;
   }
 
   async read(partition: number, fromSequenceNumber: number, maxEvents: number): Promise<LogEvent[]> {
     const p = this.partition(partition);
+    if (!(maxEvents > 0)) return [];
     const first = p.events[0]?.sequenceNumber ?? p.next;
-    const start = Math.max(0, fromSequenceNumber - first);
+    const start = Math.max(0, Math.ceil(fromSequenceNumber) - first);
     return p.events.slice(start, start + maxEvents);
   }
 
@@ -52,8 +82,8 @@ export class MemoryTelemetryLog implements TelemetryLog {
         return p.next;
       case 'sequenceNumber':
       case 'offset': {
-        const n = Number(position.value);
-        if (!Number.isInteger(n) || n < -1) throw new RangeError(`not a valid ${position.kind}: ${position.value}`);
+        const n = position.kind === 'offset' ? parseOffset(position.value) : position.value;
+        if (!Number.isSafeInteger(n) || n < -1) throw new RangeError(`not a valid sequence number: ${n}`);
         return Math.min(Math.max(position.inclusive ? n : n + 1, first), p.next);
       }
       case 'enqueuedTime': {
@@ -65,13 +95,12 @@ export class MemoryTelemetryLog implements TelemetryLog {
 
   async partitionInfo(partition: number): Promise<PartitionInfo> {
     const p = this.partition(partition);
-    const last = p.events[p.events.length - 1];
     return {
       partition,
       beginningSequenceNumber: p.events[0]?.sequenceNumber ?? p.next,
       lastEnqueuedSequenceNumber: p.next - 1,
-      lastEnqueuedOffset: last?.offset ?? String(p.next - 1),
-      lastEnqueuedTime: last?.enqueuedTime ?? 0,
+      lastEnqueuedOffset: String(p.next - 1),
+      lastEnqueuedTime: p.lastTime,
       isEmpty: p.events.length === 0,
     };
   }
@@ -96,9 +125,15 @@ export class MemoryTelemetryLog implements TelemetryLog {
     this.listeners.clear();
   }
 
-  private partition(n: number) {
-    const p = this.partitions[n];
+  private partition(n: number): Partition {
+    const p = Number.isInteger(n) ? this.partitions[n] : undefined;
     if (!p) throw new RangeError(`partition ${n} does not exist (0..${this.partitionCount - 1})`);
     return p;
   }
+}
+
+/** Offsets are sequence numbers in decimal; "-1" (before the first event) is the Event Hubs start of stream. */
+function parseOffset(value: string): number {
+  if (!/^(?:-1|0|[1-9]\d{0,15})$/.test(value)) throw new RangeError(`not a valid offset: "${value}"`);
+  return Number(value);
 }
