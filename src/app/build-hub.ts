@@ -7,9 +7,10 @@ import { createMqttAdapter } from '../protocols/mqtt/mqtt-adapter.js';
 import { startListeners } from '../protocols/listener/tls-listener.js';
 import { openSqliteDatabase } from '../storage/sqlite/database.js';
 import { SqliteRegistryStore } from '../storage/sqlite/sqlite-registry-store.js';
-import { MemoryTelemetryLog } from '../storage/memory/memory-telemetry-log.js';
+import { SqliteTelemetryLog } from '../storage/sqlite/sqlite-telemetry-log.js';
+import { telemetryMigrations } from '../storage/sqlite/telemetry-migrations.js';
 import { ConfigError, DEFAULTS, type StartConfig } from './config.js';
-import { databasePath, ensureDataDir, loadOrCreatePolicies, readSettings, writeSettings, type HubSettings } from './data-dir.js';
+import { databasePath, telemetryDatabasePath, ensureDataDir, loadOrCreatePolicies, readSettings, writeSettings, type HubSettings } from './data-dir.js';
 import { ensureCertificates } from './tls/certificates.js';
 
 export interface RunningHub {
@@ -39,8 +40,11 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
 
   const db = openSqliteDatabase(databasePath(config.dataDir));
   const registryStore = new SqliteRegistryStore(db);
-  // TODO(issue 3): the durable SQLite telemetry log replaces this as soon as it lands.
-  const telemetryLog = new MemoryTelemetryLog(partitions);
+  const telemetryLog = new SqliteTelemetryLog(openSqliteDatabase(telemetryDatabasePath(config.dataDir), { migrations: telemetryMigrations }), {
+    partitionCount: partitions,
+    retention: { maxAgeMs: config.retentionHours * 3_600_000, maxBytesPerPartition: config.retentionMbPerPartition * 1024 * 1024 },
+  });
+  const retention = startRetention(telemetryLog, logger);
   const hub = createHub({ info: { name, hostname: config.hostname }, policies, registryStore, telemetryLog, maxMessageBytes: config.maxMessageBytes });
   const mqtt = createMqttAdapter({ hub, logger });
   const amqp = createAmqpAdapter({ hub, logger });
@@ -66,6 +70,8 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
     });
   } catch (err) {
     await Promise.all([http.close(), mqtt.close(), amqp.close()]);
+    clearInterval(retention);
+    await telemetryLog.close();
     await registryStore.close();
     throw err;
   }
@@ -91,6 +97,7 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
     async stop() {
       await listeners.close();
       await Promise.all([http.close(), mqtt.close(), amqp.close()]);
+      clearInterval(retention);
       await telemetryLog.close();
       await registryStore.close();
     },
@@ -103,4 +110,17 @@ function fixedAtCreation<T>(flag: string, given: T | undefined, recorded: T | un
     throw new ConfigError(`--${flag} is fixed when a hub is created: this data dir's hub has ${flag} ${String(recorded)}, not ${String(given)}`);
   }
   return given ?? recorded ?? fallback;
+}
+
+/** Retention runs once a minute (and at start): removing old events is cheap, and appends run between its steps. */
+function startRetention(log: TelemetryLog, logger: Logger): NodeJS.Timeout {
+  const enforce = () =>
+    log.enforceRetention(Date.now()).then(
+      (removed) => removed > 0 && logger.info({ removed }, 'telemetry retention removed old events'),
+      (err: unknown) => logger.error({ err }, 'telemetry retention failed'),
+    );
+  void enforce();
+  const timer = setInterval(enforce, 60_000);
+  timer.unref();
+  return timer;
 }

@@ -22,6 +22,7 @@ export const DATA_FILES = {
   settings: 'hub.json',
   policies: 'policies.json',
   database: 'lazuli.db',
+  telemetry: 'telemetry.db',
 } as const;
 
 export class DataDirError extends Error {
@@ -72,6 +73,10 @@ export function loadOrCreatePolicies(dir: string): SharedAccessPolicy[] {
 
 export function databasePath(dir: string): string {
   return join(dir, DATA_FILES.database);
+}
+
+export function telemetryDatabasePath(dir: string): string {
+  return join(dir, DATA_FILES.telemetry);
 }
 
 function isPolicy(p: unknown): p is SharedAccessPolicy {

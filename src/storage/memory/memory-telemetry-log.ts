@@ -19,10 +19,10 @@ interface Partition {
  * against. Not durable. Offsets are the sequence numbers as decimal strings.
  */
 export class MemoryTelemetryLog implements TelemetryLog {
-  private readonly partitions: Partition[];
-  private readonly listeners = new Set<(partition: number, last: number) => void>();
-  private readonly retention: RetentionPolicy;
-  private readonly now: () => number;
+  readonly #partitions: Partition[];
+  readonly #listeners = new Set<(partition: number, last: number) => void>();
+  readonly #retention: RetentionPolicy;
+  readonly #now: () => number;
 
   constructor(
     readonly partitionCount: number,
@@ -31,14 +31,14 @@ export class MemoryTelemetryLog implements TelemetryLog {
     if (!Number.isSafeInteger(partitionCount) || partitionCount < 1) {
       throw new TypeError(`partitionCount must be a whole number >= 1, not ${partitionCount}`);
     }
-    this.retention = options.retention ?? { maxAgeMs: 86_400_000, maxBytesPerPartition: Number.MAX_SAFE_INTEGER };
-    this.now = options.now ?? Date.now;
-    this.partitions = Array.from({ length: partitionCount }, () => ({ events: [], next: 0, bytes: 0, lastTime: 0 }));
+    this.#retention = options.retention ?? { maxAgeMs: 86_400_000, maxBytesPerPartition: Number.MAX_SAFE_INTEGER };
+    this.#now = options.now ?? Date.now;
+    this.#partitions = Array.from({ length: partitionCount }, () => ({ events: [], next: 0, bytes: 0, lastTime: 0 }));
   }
 
   async append(entry: LogAppend): Promise<LogEvent> {
-    const p = this.partition(entry.partition);
-    p.lastTime = Math.max(Math.floor(this.now()), p.lastTime);
+    const p = this.#partition(entry.partition);
+    p.lastTime = Math.max(Math.floor(this.#now()), p.lastTime);
     const event: LogEvent = {
       partition: entry.partition,
       sequenceNumber: p.next,
@@ -51,7 +51,7 @@ export class MemoryTelemetryLog implements TelemetryLog {
     p.events.push(event);
     p.bytes += entry.payload.length;
     await Promise.resolve();
-    for (const listener of this.listeners) {
+    for (const listener of this.#listeners) {
       try {
         listener(entry.partition, event.sequenceNumber);
       } catch (err) {
@@ -65,7 +65,7 @@ export class MemoryTelemetryLog implements TelemetryLog {
   }
 
   async read(partition: number, fromSequenceNumber: number, maxEvents: number): Promise<LogEvent[]> {
-    const p = this.partition(partition);
+    const p = this.#partition(partition);
     if (!(maxEvents > 0)) return [];
     const first = p.events[0]?.sequenceNumber ?? p.next;
     const start = Math.max(0, Math.ceil(fromSequenceNumber) - first);
@@ -73,7 +73,7 @@ export class MemoryTelemetryLog implements TelemetryLog {
   }
 
   async resolveStart(partition: number, position: StartPosition): Promise<number> {
-    const p = this.partition(partition);
+    const p = this.#partition(partition);
     const first = p.events[0]?.sequenceNumber ?? p.next;
     switch (position.kind) {
       case 'earliest':
@@ -94,7 +94,7 @@ export class MemoryTelemetryLog implements TelemetryLog {
   }
 
   async partitionInfo(partition: number): Promise<PartitionInfo> {
-    const p = this.partition(partition);
+    const p = this.#partition(partition);
     return {
       partition,
       beginningSequenceNumber: p.events[0]?.sequenceNumber ?? p.next,
@@ -106,14 +106,14 @@ export class MemoryTelemetryLog implements TelemetryLog {
   }
 
   onAppended(listener: (partition: number, lastSequenceNumber: number) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   async enforceRetention(now: number): Promise<number> {
     let removed = 0;
-    for (const p of this.partitions) {
-      while (p.events.length > 0 && (p.events[0]!.enqueuedTime < now - this.retention.maxAgeMs || p.bytes > this.retention.maxBytesPerPartition)) {
+    for (const p of this.#partitions) {
+      while (p.events.length > 0 && (p.events[0]!.enqueuedTime < now - this.#retention.maxAgeMs || p.bytes > this.#retention.maxBytesPerPartition)) {
         p.bytes -= p.events.shift()!.payload.length;
         removed++;
       }
@@ -122,11 +122,11 @@ export class MemoryTelemetryLog implements TelemetryLog {
   }
 
   async close(): Promise<void> {
-    this.listeners.clear();
+    this.#listeners.clear();
   }
 
-  private partition(n: number): Partition {
-    const p = Number.isInteger(n) ? this.partitions[n] : undefined;
+  #partition(n: number): Partition {
+    const p = Number.isInteger(n) ? this.#partitions[n] : undefined;
     if (!p) throw new RangeError(`partition ${n} does not exist (0..${this.partitionCount - 1})`);
     return p;
   }
