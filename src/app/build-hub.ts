@@ -7,6 +7,7 @@ import { createMqttAdapter } from '../protocols/mqtt/mqtt-adapter.js';
 import { startListeners } from '../protocols/listener/tls-listener.js';
 import { openSqliteDatabase } from '../storage/sqlite/database.js';
 import { SqliteRegistryStore } from '../storage/sqlite/sqlite-registry-store.js';
+import { SqliteConsumerGroupStore } from '../storage/sqlite/sqlite-consumer-group-store.js';
 import { SqliteTelemetryLog } from '../storage/sqlite/sqlite-telemetry-log.js';
 import { telemetryMigrations } from '../storage/sqlite/telemetry-migrations.js';
 import { ConfigError, DEFAULTS, type StartConfig } from './config.js';
@@ -40,12 +41,13 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
 
   const db = openSqliteDatabase(databasePath(config.dataDir));
   const registryStore = new SqliteRegistryStore(db);
+  const consumerGroupStore = new SqliteConsumerGroupStore(db);
   const telemetryLog = new SqliteTelemetryLog(openSqliteDatabase(telemetryDatabasePath(config.dataDir), { migrations: telemetryMigrations }), {
     partitionCount: partitions,
     retention: { maxAgeMs: config.retentionHours * 3_600_000, maxBytesPerPartition: config.retentionMbPerPartition * 1024 * 1024 },
   });
   const retention = startRetention(telemetryLog, logger);
-  const hub = createHub({ info: { name, hostname: config.hostname }, policies, registryStore, telemetryLog, maxMessageBytes: config.maxMessageBytes });
+  const hub = createHub({ info: { name, hostname: config.hostname }, policies, registryStore, telemetryLog, consumerGroupStore, maxMessageBytes: config.maxMessageBytes });
   const mqtt = createMqttAdapter({ hub, logger });
   const amqp = createAmqpAdapter({ hub, logger });
   const http = await createHttpAdapter({

@@ -1,6 +1,8 @@
 import type { SharedAccessPolicy } from '../domain/permissions.js';
 import type { RegistryStore } from '../ports/registry-store.js';
 import type { TelemetryLog } from '../ports/telemetry-log.js';
+import type { ConsumerGroupStore } from '../ports/consumer-group-store.js';
+import { ConsumerGroupService } from './eventhub/consumer-group-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { ConnectionRegistry } from './connections/connection-registry.js';
 import { DeviceConnectService } from './connections/device-connect-service.js';
@@ -22,6 +24,7 @@ export interface Hub {
   devices: DeviceConnectService;
   telemetry: TelemetryService;
   telemetryReader: TelemetryReader;
+  consumerGroups: ConsumerGroupService;
 }
 
 export interface HubDependencies {
@@ -29,6 +32,7 @@ export interface HubDependencies {
   policies: readonly SharedAccessPolicy[];
   registryStore: RegistryStore;
   telemetryLog: TelemetryLog;
+  consumerGroupStore: ConsumerGroupStore;
   maxMessageBytes?: number;
   now?: () => number;
 }
@@ -52,6 +56,7 @@ export function createHub(deps: HubDependencies): Hub {
     connections,
     devices: new DeviceConnectService(auth, deps.registryStore),
     telemetryReader: new TelemetryReader(deps.telemetryLog),
+    consumerGroups: new ConsumerGroupService(deps.consumerGroupStore, { now }),
     telemetry: new TelemetryService(deps.telemetryLog, connections, {
       now,
       ...(deps.maxMessageBytes === undefined ? {} : { maxMessageBytes: deps.maxMessageBytes }),

@@ -63,7 +63,7 @@ describe('EventHubConsumerClient with a blob checkpoint store', () => {
         consumer.subscribe(
           {
             processEvents: async (events: ReceivedEventData[], context) => {
-              for (const e of events) bodies.push(typeof e.body === 'string' ? e.body : JSON.stringify(e.body));
+              for (const e of events) bodies.push(Buffer.isBuffer(e.body) ? e.body.toString('utf8') : JSON.stringify(e.body));
               const last = events[events.length - 1];
               if (last) await context.updateCheckpoint(last);
               if (bodies.length >= expected) {

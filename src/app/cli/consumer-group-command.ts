@@ -2,14 +2,10 @@ import { parseArgs } from 'node:util';
 import type { ConsumerGroup } from '../../core/eventhub/consumer-group-service.js';
 import { DEFAULTS } from '../config.js';
 import { CliError } from './cli-error.js';
+import { CONSUMER_GROUP_USAGE } from './usage.js';
 import { HubRestClient } from './hub-rest-client.js';
 import { formatTable } from './table.js';
 
-export const CONSUMER_GROUP_USAGE = `lazuli consumer-group create NAME
-lazuli consumer-group list
-lazuli consumer-group delete NAME
-  Manage the Event Hub-compatible endpoint's consumer groups on the running hub of --data-dir (default .lazuli).
-  $Default always exists. Names: 1-50 letters, digits, periods, hyphens and underscores. --json for scripts.`;
 
 const OPTIONS = {
   'data-dir': { type: 'string' },

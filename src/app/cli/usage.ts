@@ -25,3 +25,9 @@ export const SEND_USAGE = `lazuli send --device ID [--protocol mqtt|amqp|https] 
 
 export const MONITOR_USAGE = `lazuli monitor [--device ID] [--consumer-group G] [--properties] [--from start|end|TIME] [--json] [--count N]
   Tails telemetry through the Event Hub-compatible endpoint, like az iot hub monitor-events: a line per event.`;
+
+export const CONSUMER_GROUP_USAGE = `lazuli consumer-group create NAME
+lazuli consumer-group list
+lazuli consumer-group delete NAME
+  Manage the Event Hub-compatible endpoint's consumer groups on the running hub of --data-dir (default .lazuli).
+  $Default always exists. Names: 1-50 letters, digits, periods, hyphens and underscores. --json for scripts.`;

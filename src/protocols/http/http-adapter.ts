@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Hub } from '../../core/hub.js';
 import { HubError } from '../../domain/errors.js';
 import { httpErrorHandler, sendHubError } from './http-errors.js';
+import { consumerGroupRoutes } from './consumer-group-routes.js';
 import { deviceTelemetryRoutes } from './device-telemetry-routes.js';
 import { registryRoutes } from './registry-routes.js';
 import { createUpgradeHandler, type WebSocketHandlers } from './websocket-upgrade.js';
@@ -61,6 +62,7 @@ export async function createHttpAdapter(options: HttpAdapterOptions): Promise<Ht
 
   app.get('/health', async (_request, reply) => reply.header('content-type', 'application/json; charset=utf-8').send({ status: 'ok', hub: options.hub.info.name }));
   await app.register(registryRoutes(options.hub));
+  await app.register(consumerGroupRoutes(options.hub));
   await app.register(deviceTelemetryRoutes(options.hub));
   await app.ready();
 
