@@ -8,6 +8,7 @@ import { startListeners } from '../protocols/listener/tls-listener.js';
 import { openSqliteDatabase } from '../storage/sqlite/database.js';
 import { SqliteRegistryStore } from '../storage/sqlite/sqlite-registry-store.js';
 import { SqliteConsumerGroupStore } from '../storage/sqlite/sqlite-consumer-group-store.js';
+import { SqliteMqttSessionStore } from '../storage/sqlite/sqlite-mqtt-session-store.js';
 import { SqliteTelemetryLog } from '../storage/sqlite/sqlite-telemetry-log.js';
 import { telemetryMigrations } from '../storage/sqlite/telemetry-migrations.js';
 import { ConfigError, DEFAULTS, type StartConfig } from './config.js';
@@ -48,7 +49,7 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
   });
   const retention = startRetention(telemetryLog, logger);
   const hub = createHub({ info: { name, hostname: config.hostname }, policies, registryStore, telemetryLog, consumerGroupStore, maxMessageBytes: config.maxMessageBytes });
-  const mqtt = createMqttAdapter({ hub, logger });
+  const mqtt = createMqttAdapter({ hub, logger, sessions: new SqliteMqttSessionStore(db) });
   const amqp = createAmqpAdapter({ hub, logger });
   const http = await createHttpAdapter({
     hub,

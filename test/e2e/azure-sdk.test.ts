@@ -10,6 +10,7 @@ import { startHubProcess, type HubProcess } from '../support/hub-process.js';
 import { seededDataDir } from '../support/test-ca.js';
 import { AZURE_SDK_START_ARGS, assertAzurePortsFree } from './azure-sdk-ports.js';
 import { registryScenarios } from './registry.scenarios.js';
+import { telemetryScenarios } from './telemetry.scenarios.js';
 
 export interface AzureSuite {
   serviceConnectionString(): string;
@@ -45,6 +46,7 @@ describe('Azure IoT SDKs against lazuli start', { concurrency: false }, () => {
   });
 
   registryScenarios(suite);
+  telemetryScenarios(suite);
 
   test('a restart keeps every device', async () => {
     const registry = iothub.Registry.fromConnectionString(suite.serviceConnectionString());

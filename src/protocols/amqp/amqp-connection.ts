@@ -1,0 +1,275 @@
+import type { Logger } from 'pino';
+import type { AmqpError, Connection, EventContext, link as Link, Receiver, Sender, Session } from 'rhea';
+import type { Hub } from '../../core/hub.js';
+import type { EventHubEndpoint } from '../eventhub/event-hub-endpoint.js';
+import { amqpErrorOf } from './amqp-errors.js';
+import { grantsDevice, grantsEventHubPath } from './claim-grants.js';
+import { ClaimStore, type Claim } from './claims.js';
+import { CbsNode } from './cbs-node.js';
+import { ConnectionIdentities } from './connection-identities.js';
+import { CreditWindow } from './credit-window.js';
+import { describeDevice, parseLinkAddress, type LinkAddress } from './link-address.js';
+import { echoTermini, refuseLink } from './link-termini.js';
+import { ManagementNode } from './management-node.js';
+import { localAttach, messageFormatOf } from './rhea-internals.js';
+import { plainClaimOf, saslMechanismName } from './sasl-mechanisms.js';
+import { TelemetryLink } from './telemetry-link.js';
+import { notServedYet } from './unserved-links.js';
+
+export interface AmqpConnectionSettings {
+  hub: Hub;
+  logger: Logger;
+  eventHub: EventHubEndpoint;
+  /** Telemetry deliveries one link may have unsettled. */
+  telemetryCreditWindow: number;
+  maxLinksPerConnection: number;
+  /** How long a connection left with nothing authorised may take to close itself before the hub closes it. */
+  closeGraceMs: number;
+}
+
+/** IoT Hub's device-to-cloud limit, announced on telemetry links. */
+const TELEMETRY_MAX_MESSAGE_SIZE = 256 * 1024;
+/** Requests a `$cbs` or `$management` client may have outstanding. */
+const REQUEST_CREDIT_WINDOW = 50;
+const UNAUTHORIZED = 'amqp:unauthorized-access';
+
+type Tracked =
+  | { kind: 'cbs-requests' | 'management-requests'; credit: CreditWindow; path: string[] }
+  | { kind: 'cbs-replies' | 'management-replies' }
+  | { kind: 'telemetry'; telemetry: TelemetryLink; deviceId: string; moduleId?: string; claim: string; identity?: string }
+  | { kind: 'partition'; path: string[]; claim: string };
+
+/**
+ * One AMQP connection: routes each link by address to `$cbs`, device telemetry or the Event Hub-compatible
+ * endpoint, authorises it against the connection's claims (per link, so gateways can multiplex devices), and
+ * detaches what a claim covered when it expires or the registry drops an identity.
+ */
+export class AmqpConnection {
+  private readonly claims = new ClaimStore((claim) => this.onClaimExpired(claim));
+  private readonly identities: ConnectionIdentities;
+  private readonly cbs: CbsNode;
+  private readonly management: ManagementNode;
+  private readonly links = new Map<Link, Tracked>();
+  private readonly log: Logger;
+  private closed = false;
+  private graceTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly settings: AmqpConnectionSettings,
+    private readonly destroySocket: () => void,
+  ) {
+    const { hub, logger } = settings;
+    this.log = logger.child({ amqpConnection: connection.options.id });
+    this.identities = new ConnectionIdentities(hub.connections, (key, reason) => this.onIdentityClosed(key, reason));
+    this.cbs = new CbsNode(hub, this.claims, this.log);
+    this.management = new ManagementNode(hub, settings.eventHub, this.claims, this.log);
+    connection.on('connection_open', () => this.onOpen());
+    connection.on('receiver_open', (ctx: EventContext) => this.onLinkOpen(ctx.receiver!));
+    connection.on('sender_open', (ctx: EventContext) => this.onLinkOpen(ctx.sender!));
+    connection.on('message', (ctx: EventContext) => this.onMessage(ctx));
+    connection.on('sendable', (ctx: EventContext) => this.onSendable(ctx.sender!));
+    connection.on('receiver_close', (ctx: EventContext) => this.forget(ctx.receiver!));
+    connection.on('sender_close', (ctx: EventContext) => this.forget(ctx.sender!));
+    connection.on('session_close', (ctx: EventContext) => this.forgetSession(ctx.session!));
+    connection.on('connection_close', () => this.close());
+    connection.on('disconnected', () => this.dispose());
+    connection.on('connection_error', (ctx: EventContext) => this.log.debug({ err: ctx.error?.message }, 'AMQP peer closed with an error'));
+    // rhea reports malformed frames and frames out of order here, then ends the socket.
+    connection.on('protocol_error', (err: Error) => this.log.info({ err: err.message }, 'AMQP protocol error; closing the connection'));
+    connection.on('error', (err: Error) => this.log.info({ err: err.message }, 'AMQP connection error; closing the connection'));
+  }
+
+  /** Closes the connection with an error, if it is still open, and drops the socket if the peer does not answer. */
+  close(error?: AmqpError): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.connection.close(error);
+    setTimeout(this.destroySocket, 2000).unref();
+    this.dispose();
+  }
+
+  /**
+   * Closes the connection unless the client does first. The Node SDKs answer a detached link by detaching the rest
+   * and closing; a connection closed under them stalls their run-down for 45 s, because they wait for detaches
+   * that never come.
+   */
+  private closeAfterGrace(error: AmqpError): void {
+    if (this.closed || this.graceTimer) return;
+    this.graceTimer = setTimeout(() => this.close(error), this.settings.closeGraceMs);
+    this.graceTimer.unref();
+  }
+
+  /** Forgets every identity and claim: the socket is gone or going. */
+  dispose(): void {
+    this.closed = true;
+    clearTimeout(this.graceTimer);
+    this.claims.clear();
+    this.identities.releaseAll();
+    this.links.clear();
+  }
+
+  private onOpen(): void {
+    const plain = plainClaimOf(this.connection);
+    if (plain) this.claims.put(plain);
+    this.log.debug({ sasl: saslMechanismName(this.connection), peer: this.connection.container_id }, 'AMQP connection open');
+  }
+
+  private onLinkOpen(link: Link): void {
+    const clientReceives = link.is_sender();
+    const address = (clientReceives ? link.source : link.target)?.address;
+    const parsed = typeof address === 'string' ? parseLinkAddress(address) : undefined;
+    if (this.links.size >= this.settings.maxLinksPerConnection) {
+      return this.refuse(link, address, { condition: 'amqp:resource-limit-exceeded', description: `A connection may hold ${this.settings.maxLinksPerConnection} links` });
+    }
+    if (!parsed) return this.refuse(link, address, { condition: 'amqp:not-found', description: `No node at address "${String(address)}"` });
+    const unserved = notServedYet(parsed, clientReceives);
+    if (unserved) return this.refuse(link, address, unserved);
+    if (parsed.kind === 'cbs') return this.openRequestReply(link, 'cbs', []);
+    if (parsed.kind === 'device' && !clientReceives) return this.openTelemetry(link as Receiver, parsed);
+    if (parsed.kind === 'other') {
+      const eventHub = this.settings.eventHub.parseAddress(parsed.path);
+      const path = parsed.path.split('/');
+      if (eventHub?.kind === 'management') return this.openRequestReply(link, 'management', path);
+      if (eventHub?.kind === 'partition' && clientReceives) return this.openPartition(link as Sender, eventHub, path);
+      if (eventHub?.kind === 'partition') {
+        return this.refuse(link, address, { condition: 'amqp:not-implemented', description: 'Sending to the Event Hub-compatible endpoint is not supported' });
+      }
+    }
+    this.refuse(link, address, { condition: 'amqp:not-found', description: `No node at address "${String(address)}"` });
+  }
+
+  private openRequestReply(link: Link, node: 'cbs' | 'management', path: string[]): void {
+    echoTermini(link);
+    const replies = node === 'cbs' ? this.cbs.replies : this.management.replies;
+    if (link.is_sender()) {
+      replies.add(link as Sender);
+      this.links.set(link, { kind: `${node}-replies` });
+    } else {
+      this.links.set(link, { kind: `${node}-requests`, credit: new CreditWindow(link as Receiver, REQUEST_CREDIT_WINDOW), path });
+    }
+  }
+
+  private openTelemetry(receiver: Receiver, address: Extract<LinkAddress, { kind: 'device' }>): void {
+    const { deviceId, moduleId } = address;
+    const who = describeDevice(deviceId, moduleId);
+    const claim = this.claims.find((c) => grantsDevice(this.settings.hub.auth, c, deviceId, moduleId));
+    if (!claim) return this.refuse(receiver, receiver.target?.address, { condition: UNAUTHORIZED, description: `No token on this connection grants access to ${who}` });
+    echoTermini(receiver);
+    localAttach(receiver).max_message_size = TELEMETRY_MAX_MESSAGE_SIZE;
+    const tracked: Tracked = { kind: 'telemetry', telemetry: new TelemetryLink(receiver, this.settings.hub, this.log), deviceId, claim: claim.audience };
+    if (moduleId !== undefined) tracked.moduleId = moduleId;
+    this.links.set(receiver, tracked);
+    // The claim was checked when it was put; the device may have been disabled or deleted since.
+    this.settings.hub.devices.authenticate(claim.token, deviceId, moduleId).then(
+      (identity) => {
+        if (this.links.get(receiver) !== tracked) return;
+        tracked.identity = this.identities.hold(identity);
+        tracked.telemetry.authorise(identity, this.settings.telemetryCreditWindow);
+      },
+      (err: unknown) => {
+        if (this.links.get(receiver) !== tracked) return;
+        this.links.delete(receiver);
+        this.log.info({ device: who, err: (err as Error).message }, 'AMQP telemetry link refused');
+        receiver.close(amqpErrorOf(err));
+      },
+    );
+  }
+
+  private openPartition(sender: Sender, address: { consumerGroup: string; partition: string }, path: string[]): void {
+    const claim = this.claims.find((c) => grantsEventHubPath(c, path));
+    if (!claim) return this.refuse(sender, sender.source?.address, { condition: UNAUTHORIZED, description: `No token on this connection grants ServiceConnect on "${path.join('/')}"` });
+    echoTermini(sender);
+    this.links.set(sender, { kind: 'partition', path, claim: claim.audience });
+    this.settings.eventHub.openPartitionSender(sender, { consumerGroup: address.consumerGroup, partition: address.partition });
+  }
+
+  private onMessage(ctx: EventContext): void {
+    const tracked = ctx.receiver ? this.links.get(ctx.receiver) : undefined;
+    const delivery = ctx.delivery!;
+    const message = ctx.message!;
+    switch (tracked?.kind) {
+      case 'telemetry':
+        return tracked.telemetry.onMessage(delivery, message, messageFormatOf(ctx as { format?: unknown }));
+      case 'cbs-requests':
+        void this.cbs.onRequest(ctx.receiver!, delivery, message).finally(() => tracked.credit.settled());
+        return;
+      case 'management-requests':
+        void this.management.onRequest(ctx.receiver!, delivery, message, tracked.path).finally(() => tracked.credit.settled());
+        return;
+      default:
+        delivery.reject({ condition: 'amqp:not-allowed', description: 'This link does not take messages' });
+    }
+  }
+
+  private onSendable(sender: Sender): void {
+    const tracked = this.links.get(sender);
+    if (tracked?.kind === 'cbs-replies') this.cbs.replies.flush(sender);
+    else if (tracked?.kind === 'management-replies') this.management.replies.flush(sender);
+  }
+
+  private refuse(link: Link, address: unknown, error: AmqpError): void {
+    this.log.info({ address, role: link.is_sender() ? 'receiver' : 'sender', condition: error.condition, reason: error.description }, 'AMQP link refused');
+    refuseLink(link, error);
+  }
+
+  /** The client detached a link (or its session ended). */
+  private forget(link: Link): void {
+    const tracked = this.links.get(link);
+    if (!tracked) return;
+    this.links.delete(link);
+    if (tracked.kind === 'cbs-replies') this.cbs.replies.remove(link as Sender);
+    if (tracked.kind === 'management-replies') this.management.replies.remove(link as Sender);
+    if (tracked.kind === 'telemetry' && tracked.identity !== undefined) this.releaseIfUnused(tracked.identity);
+  }
+
+  /** Ending a session ends its links without a detach for each. */
+  private forgetSession(session: Session): void {
+    for (const link of [...this.links.keys()]) if (link.session === session) this.forget(link);
+  }
+
+  private pruneClosedLinks(): void {
+    for (const link of [...this.links.keys()]) if (link.is_closed()) this.forget(link);
+  }
+
+  private releaseIfUnused(identity: string): void {
+    for (const t of this.links.values()) if (t.kind === 'telemetry' && t.identity === identity) return;
+    this.identities.release(identity);
+  }
+
+  /** Links the claim covered move to another claim that covers them, or are detached. */
+  private onClaimExpired(expired: Claim): void {
+    const error = { condition: UNAUTHORIZED, description: `The token for "${expired.audience}" expired` };
+    for (const [link, tracked] of [...this.links]) {
+      if ((tracked.kind !== 'telemetry' && tracked.kind !== 'partition') || tracked.claim !== expired.audience) continue;
+      const replacement = this.claims.find((c) =>
+        tracked.kind === 'telemetry' ? grantsDevice(this.settings.hub.auth, c, tracked.deviceId, tracked.moduleId) : grantsEventHubPath(c, tracked.path),
+      );
+      if (replacement) {
+        tracked.claim = replacement.audience;
+        continue;
+      }
+      this.forget(link);
+      link.close(error);
+    }
+    this.log.info({ audience: expired.audience }, 'AMQP token expired');
+    if (this.claims.size === 0 && !this.hasAuthorisedLinks()) this.closeAfterGrace(error);
+  }
+
+  private onIdentityClosed(key: string, reason: string): void {
+    const error = { condition: UNAUTHORIZED, description: reason };
+    for (const [link, tracked] of [...this.links]) {
+      if (tracked.kind !== 'telemetry' || tracked.identity !== key) continue;
+      this.links.delete(link);
+      link.close(error);
+    }
+    this.log.info({ identity: key, reason }, 'AMQP identity dropped');
+    if (this.identities.size === 0 && !this.hasAuthorisedLinks()) this.closeAfterGrace(error);
+  }
+
+  private hasAuthorisedLinks(): boolean {
+    this.pruneClosedLinks();
+    for (const t of this.links.values()) if (t.kind === 'telemetry' || t.kind === 'partition') return true;
+    return false;
+  }
+}
