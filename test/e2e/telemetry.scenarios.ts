@@ -39,7 +39,7 @@ export function telemetryScenarios(suite: AzureSuite): void {
           message.contentType = 'application/json';
           message.contentEncoding = 'utf-8';
           message.properties.add('level', i === 2 ? 'high' : 'low');
-          message.properties.add('odd chars', 'a&b=c/d');
+          message.properties.add('odd-chars', 'a&b=c/d %24');
           await client.sendEvent(message);
           ids.push(message.messageId);
         }
@@ -85,7 +85,7 @@ export function telemetryScenarios(suite: AzureSuite): void {
       assert.deepEqual(first!.body, { transport: first!.body.transport, i: 0 });
       assert.equal(first!.correlationId, 'corr-1');
       assert.equal(first!.contentType, 'application/json');
-      assert.deepEqual(first!.properties, { level: 'low', 'odd chars': 'a&b=c/d' });
+      assert.deepEqual(first!.properties, { level: 'low', 'odd-chars': 'a&b=c/d %24' });
       assert.equal(first!.systemProperties?.['iothub-message-source'], 'Telemetry');
       assert.equal(typeof first!.systemProperties?.['iothub-connection-auth-generation-id'], 'string');
       assert.equal(typeof first!.sequenceNumber, 'number');
