@@ -57,7 +57,13 @@ export async function run(args: string[]): Promise<void> {
     const key = join(dataDir, 'server-key.pem');
     const ca = readFileSync(join(dataDir, 'ca.pem'), 'utf8');
     for (const name of peers) {
-      const peer: PeerBroker = name === 'aedes' ? await startAedes(cert, key) : await startMosquitto(dataDir, cert, key);
+      let peer: PeerBroker;
+      try {
+        peer = name === 'aedes' ? await startAedes(cert, key) : await startMosquitto(dataDir, cert, key);
+      } catch (err) {
+        console.error(`${name}: could not start: ${(err as Error).message.split('\n')[0]}`);
+        continue;
+      }
       try {
         const peerDevices = load.map((d) => ({ clientId: d.clientId, topic: d.topic }));
         const cpu0 = cpuSeconds(peer.pid);

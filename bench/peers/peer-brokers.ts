@@ -27,7 +27,9 @@ export async function startAedes(certFile: string, keyFile: string): Promise<Pee
 export async function startMosquitto(dir: string, certFile: string, keyFile: string): Promise<PeerBroker> {
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, `certfile ${certFile}`, `keyfile ${keyFile}`, 'allow_anonymous true', 'persistence false', 'max_inflight_messages 0', 'max_queued_messages 0', ''].join('\n'));
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, `certfile ${certFile}`, `keyfile ${keyFile}`, 'allow_anonymous true', 'persistence false', 'max_inflight_messages 0', 'max_queued_messages 0',
+    // Started as root, Mosquitto drops to its own user, which cannot read the bench's private temp dir.
+    ...(process.getuid?.() === 0 ? ['user root'] : []), ''].join('\n'));
   const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
