@@ -18,7 +18,8 @@ interface Entry {
  */
 export class ConnectionRegistry {
   private readonly live = new Map<string, Entry>();
-  private readonly state = new Map<string, { connected: boolean; since: string; lastActivity: string }>();
+  // Times in ms: touch() runs for every message, so formatting waits until someone reads the state.
+  private readonly state = new Map<string, { connected: boolean; since: number; lastActivity: number }>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -59,8 +60,8 @@ export class ConnectionRegistry {
   }
 
   touch(identity: DeviceIdentity): void {
-    const s = this.state.get(identityKey(identity.deviceId, identity.moduleId));
-    if (s) s.lastActivity = new Date(this.now()).toISOString();
+    const s = this.state.get(identity.moduleId === undefined ? identity.deviceId : identityKey(identity.deviceId, identity.moduleId));
+    if (s) s.lastActivity = this.now();
   }
 
   connectedCount(): number {
@@ -71,14 +72,14 @@ export class ConnectionRegistry {
     const s = this.state.get(identityKey(deviceId, moduleId));
     return {
       connectionState: s?.connected ? 'Connected' : 'Disconnected',
-      connectionStateUpdatedTime: s?.since ?? NEVER,
-      lastActivityTime: s?.lastActivity ?? NEVER,
+      connectionStateUpdatedTime: s ? new Date(s.since).toISOString() : NEVER,
+      lastActivityTime: s ? new Date(s.lastActivity).toISOString() : NEVER,
       cloudToDeviceMessageCount: 0,
     };
   }
 
   private mark(key: string, connected: boolean): void {
-    const at = new Date(this.now()).toISOString();
+    const at = this.now();
     const s = this.state.get(key);
     if (s) {
       s.connected = connected;

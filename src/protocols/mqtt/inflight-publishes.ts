@@ -1,4 +1,3 @@
-import { generate } from 'mqtt-packet';
 
 export interface InflightPublishesOptions {
   /** Above this many publishes awaiting durability, reading pauses; it resumes at half of it. */
@@ -25,6 +24,7 @@ interface Entry {
 export class InflightPublishes {
   readonly #queue: Entry[] = [];
   #paused = false;
+  #flushScheduled = false;
 
   constructor(private readonly options: InflightPublishesOptions) {}
 
@@ -42,22 +42,39 @@ export class InflightPublishes {
     sending.then(
       () => {
         entry.durable = true;
-        this.#flush();
+        // A group commit resolves many sends in one go: acknowledge them together, in one write, once the
+        // promise jobs have run (a tick scheduled from them runs after the microtask queue drains).
+        if (!this.#flushScheduled) {
+          this.#flushScheduled = true;
+          process.nextTick(() => this.#flush());
+        }
       },
       (err: unknown) => this.options.failed(err),
     );
   }
 
   #flush(): void {
-    const acks: Buffer[] = [];
+    this.#flushScheduled = false;
+    const ids: number[] = [];
     while (this.#queue[0]?.durable) {
       const { messageId } = this.#queue.shift()!;
-      if (messageId !== undefined) acks.push(generate({ cmd: 'puback', messageId }));
+      if (messageId !== undefined) ids.push(messageId);
     }
-    if (acks.length > 0) this.options.acknowledge(acks.length === 1 ? acks[0]! : Buffer.concat(acks));
+    if (ids.length > 0) this.options.acknowledge(pubacks(ids));
     if (this.#paused && this.#queue.length <= this.options.limit / 2) {
       this.#paused = false;
       this.options.resume();
     }
   }
+}
+
+/** PUBACKs of MQTT 3.1.1 are four fixed bytes: type 4, remaining length 2, the packet id. */
+function pubacks(ids: readonly number[]): Buffer {
+  const out = Buffer.allocUnsafe(4 * ids.length);
+  ids.forEach((id, i) => {
+    out[4 * i] = 0x40;
+    out[4 * i + 1] = 0x02;
+    out.writeUInt16BE(id, 4 * i + 2);
+  });
+  return out;
 }
