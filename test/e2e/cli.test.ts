@@ -92,6 +92,23 @@ describe('the lazuli command', () => {
     assert.match(gone.stderr, /DeviceNotFound \(404\)/);
   });
 
+  test('send over each protocol, then monitor reads the events back through the Event Hub endpoint', async () => {
+    assert.equal((await lazuli(['device', 'create', 'cli-sender', '--data-dir', dataDir])).code, 0);
+    for (const protocol of ['mqtt', 'amqp', 'https']) {
+      const sent = await lazuli(['send', '--device', 'cli-sender', '--protocol', protocol, '--count', '2', '--property', `via=${protocol}`, '--data-dir', dataDir, `{"via":"${protocol}","n":{n}}`]);
+      assert.equal(sent.code, 0, sent.stderr);
+      assert.match(sent.stdout, new RegExp(`sent 2/2 over ${protocol}`));
+    }
+    const monitored = await lazuli(['monitor', '--from', 'start', '--device', 'cli-sender', '--count', '6', '--json', '--properties', '--data-dir', dataDir]);
+    assert.equal(monitored.code, 0, monitored.stderr);
+    const events = monitored.stdout.trim().split('\n').map((line) => JSON.parse(line).event);
+    assert.deepEqual(events.map((e) => `${e.payload.via}:${e.payload.n}`), ['mqtt:0', 'mqtt:1', 'amqp:0', 'amqp:1', 'https:0', 'https:1']);
+    assert.deepEqual(events.map((e) => e.properties.application.via), ['mqtt', 'mqtt', 'amqp', 'amqp', 'https', 'https']);
+    assert.ok(events.every((e) => e.origin === 'cli-sender'));
+    const two = await lazuli(['monitor', '--from', 'start', '--count', '2', '--json', '--data-dir', dataDir]);
+    assert.equal(two.stdout.trim().split('\n').length, 2, '--count stops after that many events');
+  });
+
   test('usage mistakes exit 2 with the usage', async () => {
     const unknown = await lazuli(['frobnicate']);
     assert.equal(unknown.code, 2);

@@ -34,7 +34,9 @@ export async function monitorCommand(args: string[], env: NodeJS.ProcessEnv): Pr
   let seen = 0;
   return new Promise<number>((resolve, reject) => {
     let reader: { close(): void } | undefined;
+    let finished = false;
     const finish = (code: number) => {
+      finished = true;
       reader?.close();
       resolve(code);
     };
@@ -51,12 +53,14 @@ export async function monitorCommand(args: string[], env: NodeJS.ProcessEnv): Pr
       partitionCount: settings.partitions,
       filter: startFilter(values.from),
       onEvent: (partition, message) => {
+        if (finished) return; // the rest of a batch already on its way
         const annotations = message.message_annotations ?? {};
         if (values.device !== undefined && annotations['iothub-connection-device-id'] !== values.device) return;
         process.stdout.write(formatEvent(partition, message, values.json === true, values.properties === true) + '\n');
         if (++seen >= limit) finish(0);
       },
       onError: (err) => {
+        if (finished) return;
         process.stderr.write(`lazuli: ${err.message}\n`);
         finish(1);
       },
