@@ -6,7 +6,7 @@
 // V8 CPU profiles (.cpuprofile) to DIR.
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import { formatTable } from '../src/app/cli/table.js';
 import { ensureCertificates } from '../src/app/tls/certificates.js';
 import type { ClientReply, ClientRequest } from './eventhub/client-process.js';
 import type { ServerReply, ServerRequest } from './eventhub/server-process.js';
+import { cpuSeconds } from './support/stats.js';
 
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -126,17 +127,6 @@ export async function run(args: string[]): Promise<void> {
 
 function delta(before: number | undefined, after: number | undefined): number | undefined {
   return before === undefined || after === undefined ? undefined : after - before;
-}
-
-/** User + system CPU seconds of a process from /proc (clock ticks of 1/100 s); undefined where there is no /proc. */
-function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
 }
 
 function wholeNumber(text: string, flag: string, min: number): number {

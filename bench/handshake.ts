@@ -4,7 +4,7 @@
 // the handshake completes, and waits for the hub to close the socket. Hub CPU per connection is the fair comparison:
 // on a small machine the load generator competes with the hub for CPU, so connections/s alone undersells the hub.
 import { KeyObject, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import type * as X509Lib from '@peculiar/x509';
 import { formatTable } from '../src/app/cli/table.js';
 import { startHubProcess } from '../test/support/hub-process.js';
+import { cpuSeconds, percentile } from './support/stats.js';
 
 const PORT_FLAGS = ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0', '--log-level', 'warn'];
 const REQUEST = 'GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n';
@@ -231,21 +232,6 @@ function describe(cert: PeerCertificate, protocol: string | null): string {
   const c = cert as PeerCertificate & { asn1Curve?: string; nistCurve?: string; modulus?: string };
   const key = c.modulus !== undefined ? `RSA-${c.bits}` : c.nistCurve !== undefined || c.asn1Curve !== undefined ? `EC-${c.nistCurve ?? c.asn1Curve}` : `${c.bits}-bit`;
   return `${key}/${protocol ?? '?'}`;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-}
-
-/** User + system CPU seconds of a process from /proc (clock ticks of 1/100 s); undefined where there is no /proc. */
-function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3, "state"
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime
-  } catch {
-    return undefined;
-  }
 }
 
 // --- the RSA-2048 certificate -------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // `npm run bench -- registry [--clients N] [--devices N] [--reads N] [--duration-limit S]`: identity registry
 // creates/s and reads/s over HTTPS against a hub in its own process, from N keep-alive connections.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request, type RequestOptions } from 'node:https';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { readPolicies } from '../src/app/data-dir.js';
 import { formatTable } from '../src/app/cli/table.js';
 import { createSasToken } from '../src/domain/sas.js';
 import { startHubProcess } from '../test/support/hub-process.js';
+import { cpuSeconds } from './support/stats.js';
 
 const API = 'api-version=2021-04-12';
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -150,17 +151,6 @@ function send(options: RequestOptions, authorization: string, body?: string): Pr
     req.on('error', (err) => resolve(`request error: ${err.message}`));
     req.end(body);
   });
-}
-
-/** User + system CPU seconds of a process from /proc (clock ticks of 1/100 s); undefined where there is no /proc. */
-function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3, "state"
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime
-  } catch {
-    return undefined;
-  }
 }
 
 function wholeNumber(text: string, flag: string, min: number): number {
