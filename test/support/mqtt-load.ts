@@ -69,7 +69,18 @@ export async function runMqttLoad(o: MqttLoadOptions): Promise<MqttLoadResult> {
           let next = 0;
           let nextId = 1;
           const ids = new Map<number, number>();
+          let refillScheduled = false;
+          // PUBACKs arrive in bursts; refill the window once per burst, in one corked write (one TLS record).
+          const scheduleRefill = () => {
+            if (refillScheduled) return;
+            refillScheduled = true;
+            process.nextTick(() => {
+              refillScheduled = false;
+              publish();
+            });
+          };
           const publish = () => {
+            conn.socket.cork();
             while (conn.pending.size < o.inflightPerDevice && next < o.messagesPerDevice && Date.now() < deadline) {
               const messageId = nextId;
               nextId = (nextId % 65535) + 1;
@@ -78,6 +89,7 @@ export async function runMqttLoad(o: MqttLoadOptions): Promise<MqttLoadResult> {
               conn.socket.write(mqttPacket.generate({ cmd: 'publish', topic: o.devices[conn.index]!.topic, payload: payloadOf(conn.index, next), qos: 1, messageId, retain: false, dup: false }));
               next++;
             }
+            conn.socket.uncork();
             if (conn.pending.size === 0) resolve();
           };
           conn.parser.on('packet', (packet) => {
@@ -90,7 +102,7 @@ export async function runMqttLoad(o: MqttLoadOptions): Promise<MqttLoadResult> {
             result.acked++;
             o.onAck?.(conn.index, ids.get(packet.messageId)!, latency);
             ids.delete(packet.messageId);
-            publish();
+            scheduleRefill();
           });
           conn.socket.once('close', () => {
             if (conn.pending.size > 0) result.errors.push(`device ${conn.index}: connection closed with ${conn.pending.size} unacknowledged`);
