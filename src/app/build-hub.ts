@@ -48,7 +48,8 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
     retention: { maxAgeMs: config.retentionHours * 3_600_000, maxBytesPerPartition: config.retentionMbPerPartition * 1024 * 1024 },
   });
   const retention = startRetention(telemetryLog, logger);
-  const hub = createHub({ info: { name, hostname: config.hostname }, policies, registryStore, telemetryLog, consumerGroupStore, maxMessageBytes: config.maxMessageBytes });
+  const createdAt = previous?.createdAt ?? new Date().toISOString();
+  const hub = createHub({ info: { name, hostname: config.hostname, createdAt }, policies, registryStore, telemetryLog, consumerGroupStore, maxMessageBytes: config.maxMessageBytes });
   const mqtt = createMqttAdapter({ hub, logger, sessions: new SqliteMqttSessionStore(db) });
   const amqp = createAmqpAdapter({ hub, logger });
   const http = await createHttpAdapter({
@@ -86,7 +87,7 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
     ...(config.bind === undefined ? {} : { bind: config.bind }),
     ports: { mqtt: bound(config.mqttPort), amqp: bound(config.amqpPort), https: bound(config.httpsPort) },
     partitions,
-    createdAt: previous?.createdAt ?? new Date().toISOString(),
+    createdAt,
     startedAt: new Date().toISOString(),
     pid: process.pid,
   };

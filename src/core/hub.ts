@@ -13,6 +13,8 @@ import { TelemetryReader } from './eventhub/telemetry-reader.js';
 export interface HubInfo {
   name: string;
   hostname: string;
+  /** When the hub (its data) was created: ISO 8601. */
+  createdAt?: string;
 }
 
 /** The facade protocol adapters receive: every hub service, nothing about storage or wiring. */
@@ -56,7 +58,10 @@ export function createHub(deps: HubDependencies): Hub {
     connections,
     devices: new DeviceConnectService(auth, deps.registryStore),
     telemetryReader: new TelemetryReader(deps.telemetryLog),
-    consumerGroups: new ConsumerGroupService(deps.consumerGroupStore, { now }),
+    consumerGroups: new ConsumerGroupService(deps.consumerGroupStore, {
+      now,
+      ...(deps.info.createdAt === undefined ? {} : { defaultCreatedAt: deps.info.createdAt }),
+    }),
     telemetry: new TelemetryService(deps.telemetryLog, connections, {
       now,
       ...(deps.maxMessageBytes === undefined ? {} : { maxMessageBytes: deps.maxMessageBytes }),

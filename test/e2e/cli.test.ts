@@ -109,6 +109,18 @@ describe('the lazuli command', () => {
     assert.equal(two.stdout.trim().split('\n').length, 2, '--count stops after that many events');
   });
 
+  test('consumer groups: create, list, delete; $Default dates from the hub\'s creation', async () => {
+    assert.equal((await lazuli(['consumer-group', 'create', 'readers', '--data-dir', dataDir])).code, 0);
+    const listed = await lazuli(['consumer-group', 'list', '--json', '--data-dir', dataDir]);
+    const groups = JSON.parse(listed.stdout) as Array<{ name: string; createdAt: string }>;
+    assert.deepEqual(groups.map((g) => g.name), ['$Default', 'readers']);
+    const settings = JSON.parse(readFileSync(join(dataDir, 'hub.json'), 'utf8'));
+    assert.equal(groups[0]!.createdAt, settings.createdAt);
+    assert.equal((await lazuli(['consumer-group', 'delete', 'readers', '--data-dir', dataDir])).code, 0);
+    const refused = await lazuli(['consumer-group', 'delete', '$Default', '--data-dir', dataDir]);
+    assert.equal(refused.code, 1);
+  });
+
   test('usage mistakes exit 2 with the usage', async () => {
     const unknown = await lazuli(['frobnicate']);
     assert.equal(unknown.code, 2);

@@ -53,7 +53,7 @@ export class EventHubEndpoint {
     this.#management = {
       name: hub.info.name,
       isEntity: (name) => this.#isEntity(name),
-      createdAt: options.createdAt ?? (options.now ?? Date.now)(),
+      createdAt: options.createdAt ?? (options.hub.info.createdAt ? Date.parse(options.hub.info.createdAt) : (options.now ?? Date.now)()),
       reader: hub.telemetryReader,
     };
     this.#unsubscribe = hub.telemetryReader.onAppended((partition) => {
