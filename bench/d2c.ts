@@ -183,9 +183,9 @@ function print(rows: Row[]): void {
     const lat = r.result.latencies.map((ns) => Number(ns) / 1e6).sort((a, b) => a - b);
     const e2e = (r.e2e ?? []).sort((a, b) => a - b);
     const rate = r.result.acked / (r.result.elapsedMs / 1000);
-    return [r.target, String(r.result.connected), String(r.result.acked), fixed(r.result.elapsedMs / 1000), fixed(rate, 0), fixed(percentile(lat, 50)), fixed(percentile(lat, 99)), fixed(percentile(e2e, 50)), fixed(percentile(e2e, 99)), r.cpuS === undefined ? '-' : fixed((100 * r.cpuS) / (r.result.elapsedMs / 1000), 0), String(r.result.errors.length)];
+    return [r.target, String(r.result.connected), String(r.result.acked), fixed(r.result.elapsedMs / 1000), fixed(rate, 0), fixed(percentile(lat, 50)), fixed(percentile(lat, 99)), fixed(percentile(e2e, 50)), fixed(percentile(e2e, 99)), r.cpuS === undefined ? '-' : fixed((100 * r.cpuS) / (r.result.elapsedMs / 1000), 0), r.cpuS === undefined ? '-' : fixed((r.cpuS * 1e6) / r.result.acked, 1), String(r.result.errors.length)];
   });
-  console.log(formatTable(['target', 'devices', 'acked', 'elapsed s', 'msgs/s', 'puback p50 ms', 'puback p99 ms', 'e2e p50 ms', 'e2e p99 ms', 'server CPU %', 'errors'], table));
+  console.log(formatTable(['target', 'devices', 'acked', 'elapsed s', 'msgs/s', 'puback p50 ms', 'puback p99 ms', 'e2e p50 ms', 'e2e p99 ms', 'server CPU %', 'server CPU µs/msg', 'errors'], table));
   for (const r of rows) {
     console.log(`${r.target}: ${r.note}${r.result.errors.length ? `; first error: ${r.result.errors[0]}` : ''}`);
   }

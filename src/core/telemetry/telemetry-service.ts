@@ -1,7 +1,7 @@
 import type { DeviceIdentity } from '../../domain/device-identity.js';
 import { HubError } from '../../domain/errors.js';
 import { messageSize, TELEMETRY_ANNOTATIONS as A, type HubMessage } from '../../domain/message.js';
-import { encodeMessage } from '../../domain/message-codec.js';
+import { encodeStampedMessage } from '../../domain/message-codec.js';
 import { partitionOf } from '../../domain/partitioning.js';
 import type { LogEvent, TelemetryLog } from '../../ports/telemetry-log.js';
 import type { ConnectionRegistry } from '../connections/connection-registry.js';
@@ -22,6 +22,7 @@ export interface TelemetryOptions {
 export class TelemetryService {
   readonly maxMessageBytes: number;
   private readonly now: () => number;
+  private readonly stamps = new WeakMap<DeviceIdentity, Stamp>();
 
   constructor(
     private readonly log: TelemetryLog,
@@ -38,7 +39,8 @@ export class TelemetryService {
       throw new HubError('MessageTooLarge', `The message is ${size} bytes; this hub accepts at most ${this.maxMessageBytes}`);
     }
     this.connections.touch(identity);
-    return this.log.append({ partition: partitionOf(identity.deviceId, this.log.partitionCount), payload: encodeMessage(this.stamp(identity, message)) });
+    const stamp = this.stampOf(identity);
+    return this.log.append({ partition: stamp.partition, payload: this.encode(stamp, message) });
   }
 
   /** A batch counts against the size limit as a whole, and is appended in order. */
@@ -48,25 +50,38 @@ export class TelemetryService {
       throw new HubError('MessageTooLarge', `The batch is ${size} bytes; this hub accepts at most ${this.maxMessageBytes}`);
     }
     this.connections.touch(identity);
-    const partition = partitionOf(identity.deviceId, this.log.partitionCount);
-    await Promise.all(messages.map((m) => this.log.append({ partition, payload: encodeMessage(this.stamp(identity, m)) })));
+    const stamp = this.stampOf(identity);
+    await Promise.all(messages.map((m) => this.log.append({ partition: stamp.partition, payload: this.encode(stamp, m) })));
   }
 
-  private stamp(identity: DeviceIdentity, message: HubMessage): HubMessage {
-    const annotations: HubMessage['annotations'] = { ...message.annotations };
-    annotations[A.deviceId] = identity.deviceId;
-    if (identity.moduleId !== undefined) annotations[A.moduleId] = identity.moduleId;
-    else delete annotations[A.moduleId];
-    annotations[A.authMethod] = JSON.stringify({
-      scope: identity.authScope,
-      type: identity.authType,
-      issuer: 'iothub',
-      acceptingIpFilterRule: null,
-    });
-    annotations[A.authGenerationId] = identity.generationId;
-    annotations[A.enqueuedTime] = this.now();
-    annotations[A.messageSource] = 'Telemetry';
-    if (identity.modelId) annotations[A.modelId] = identity.modelId;
-    return { ...message, annotations };
+  private encode(stamp: Stamp, message: HubMessage): Buffer {
+    return encodeStampedMessage(message, `${stamp.json}${JSON.stringify(A.enqueuedTime)}:${this.now()}`, stamp.replaced);
   }
+
+  /** What the hub stamps on every message of one identity, worked out once per connection. */
+  private stampOf(identity: DeviceIdentity): Stamp {
+    let stamp = this.stamps.get(identity);
+    if (stamp) return stamp;
+    const fixed: Record<string, string> = {
+      [A.deviceId]: identity.deviceId,
+      ...(identity.moduleId === undefined ? {} : { [A.moduleId]: identity.moduleId }),
+      [A.authMethod]: JSON.stringify({ scope: identity.authScope, type: identity.authType, issuer: 'iothub', acceptingIpFilterRule: null }),
+      [A.authGenerationId]: identity.generationId,
+      [A.messageSource]: 'Telemetry',
+      ...(identity.modelId ? { [A.modelId]: identity.modelId } : {}),
+    };
+    const json = JSON.stringify(fixed);
+    // A device may not set what the hub stamps; the module id only a module's connection sets.
+    const replaced = new Set([...Object.keys(fixed), A.moduleId, A.enqueuedTime]);
+    stamp = { partition: partitionOf(identity.deviceId, this.log.partitionCount), json: `${json.slice(1, -1)},`, replaced };
+    this.stamps.set(identity, stamp);
+    return stamp;
+  }
+}
+
+interface Stamp {
+  partition: number;
+  /** The fixed stamped annotations as JSON members, ending with a comma. */
+  json: string;
+  replaced: ReadonlySet<string>;
 }
