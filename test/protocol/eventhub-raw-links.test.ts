@@ -172,10 +172,11 @@ describe('a receiver that stops taking deliveries', () => {
           await sleep(200);
         }
         assert.ok(deliveries.length < 6000, `blocked at ${deliveries.length}`);
+        // A busy loop burns the whole second; half of it leaves room for GC and a loaded CI machine.
         const cpu0 = process.cpuUsage();
-        await sleep(500);
+        await sleep(1000);
         const cpu = process.cpuUsage(cpu0);
-        assert.ok(cpu.user + cpu.system < 150_000, `${(cpu.user + cpu.system) / 1000} ms of CPU in 500 ms while blocked`);
+        assert.ok(cpu.user + cpu.system < 500_000, `${(cpu.user + cpu.system) / 1000} ms of CPU in 1000 ms while blocked`);
         if (presettled) socket.resume();
         const deadline = Date.now() + 10_000;
         let accepted = 0;
