@@ -7,6 +7,7 @@ import rhea, { type AmqpError, type Connection, type EventContext, type Message,
 import { decodeMessage } from '../../src/domain/message-codec.js';
 import { partitionOf } from '../../src/domain/partitioning.js';
 import { createSasToken } from '../../src/domain/sas.js';
+import { connectRaw, once, openRaw, putToken } from '../support/amqp-test-client.js';
 import { startTestHub, type TestHub } from '../support/in-process-hub.js';
 
 let hub: TestHub;
@@ -47,62 +48,12 @@ interface Typed {
   descriptor?: { value: unknown };
 }
 
-function once(emitter: { once(event: string, fn: (ctx: EventContext) => void): unknown }, event: string, ms = 5000): Promise<EventContext> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
-    emitter.once(event, (ctx) => {
-      clearTimeout(timer);
-      resolve(ctx);
-    });
-  });
-}
-
-function connect(options: object = {}): Connection {
-  const connection = rhea.create_container().connect({
-    host: '127.0.0.1', port: hub.port, transport: 'tls', ca: hub.ca, servername: 'localhost', hostname: 'localhost', reconnect: false, ...options,
-  } as never);
-  connection.on('error', () => undefined);
-  connection.on('disconnected', () => undefined);
-  return connection;
-}
-
-async function open(options: object = {}): Promise<Connection> {
-  const connection = connect(options);
-  await once(connection, 'connection_open');
-  return connection;
-}
-
 const token = (resource: string, key: string, expiry = Date.now() / 1000 + 3600, keyName?: string) =>
   createSasToken({ resource, keyBase64: key, expiry, ...(keyName === undefined ? {} : { keyName }) });
 const deviceToken = (id: string, expiry?: number) => token(`localhost/devices/${id}`, keys.get(id)!, expiry);
 
-const cbsLinks = new WeakMap<Connection, Promise<{ sender: Sender; replies: Map<string, (m: Message) => void> }>>();
-function cbs(connection: Connection): Promise<{ sender: Sender; replies: Map<string, (m: Message) => void> }> {
-  let links = cbsLinks.get(connection);
-  if (!links) {
-    const sender = connection.open_sender({ target: { address: '$cbs' } });
-    const receiver = connection.open_receiver({ source: { address: '$cbs' }, target: { address: 'cbs' } });
-    const replies = new Map<string, (m: Message) => void>();
-    receiver.on('message', (ctx: EventContext) => replies.get(String(ctx.message?.correlation_id))?.(ctx.message!));
-    links = Promise.all([once(sender, 'sendable'), once(receiver, 'receiver_open')]).then(() => ({ sender, replies }));
-    cbsLinks.set(connection, links);
-  }
-  return links;
-}
-
-/** Sends a put-token and resolves with the reply. `messageId` is a string or a uuid (a 16-byte Buffer). */
-async function putToken(connection: Connection, name: string, text: string, extra: { messageId?: string | Buffer; type?: string } = {}): Promise<Message> {
-  const { sender, replies } = await cbs(connection);
-  const messageId = extra.messageId ?? randomUUID();
-  const reply = new Promise<Message>((resolve) => replies.set(String(messageId), resolve));
-  sender.send({
-    message_id: messageId,
-    reply_to: 'cbs',
-    application_properties: { operation: 'put-token', type: extra.type ?? 'servicebus.windows.net:sastoken', name },
-    body: text,
-  });
-  return reply;
-}
+const connect = (options: object = {}) => connectRaw(hub.port, hub.ca, options);
+const open = (options: object = {}) => openRaw(hub.port, hub.ca, options);
 
 const status = (reply: Message) => reply.application_properties?.['status-code'];
 

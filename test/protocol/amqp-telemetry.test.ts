@@ -11,6 +11,7 @@ import type { HubMessage } from '../../src/domain/message.js';
 import { partitionOf } from '../../src/domain/partitioning.js';
 import { createSasToken } from '../../src/domain/sas.js';
 import type { LogAppend, LogEvent } from '../../src/ports/telemetry-log.js';
+import { once, openRaw, putToken } from '../support/amqp-test-client.js';
 import { startTestHub, type TestHub } from '../support/in-process-hub.js';
 
 let hub: TestHub;
@@ -26,57 +27,15 @@ after(async () => hub.close());
 
 // --- a raw rhea client ---------------------------------------------------------------------------------------
 
-function once(emitter: { once(event: string, fn: (ctx: EventContext) => void): unknown }, event: string, ms = 5000): Promise<EventContext> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
-    emitter.once(event, (ctx) => {
-      clearTimeout(timer);
-      resolve(ctx);
-    });
-  });
-}
-
-async function open(): Promise<Connection> {
-  const connection = rhea.create_container().connect({
-    host: '127.0.0.1', port: hub.port, transport: 'tls', ca: hub.ca, servername: 'localhost', hostname: 'localhost', reconnect: false,
-  } as never);
-  connection.on('error', () => undefined);
-  connection.on('disconnected', () => undefined);
-  await once(connection, 'connection_open');
-  return connection;
-}
-
 function deviceToken(deviceId: string, expiry = Date.now() / 1000 + 3600): string {
   return createSasToken({ resource: `localhost/devices/${deviceId}`, keyBase64: keys.get(deviceId)!, expiry });
 }
 
-const cbsLinks = new WeakMap<Connection, Promise<{ sender: Sender; replies: Map<string, (m: Message) => void> }>>();
-
-/** The connection's `$cbs` pair, attached on first use as the SDKs do. */
-function cbs(connection: Connection): Promise<{ sender: Sender; replies: Map<string, (m: Message) => void> }> {
-  let links = cbsLinks.get(connection);
-  if (!links) {
-    const sender = connection.open_sender({ target: { address: '$cbs' } });
-    const receiver = connection.open_receiver({ source: { address: '$cbs' }, target: { address: 'cbs' } });
-    const replies = new Map<string, (m: Message) => void>();
-    receiver.on('message', (ctx: EventContext) => replies.get(String(ctx.message?.correlation_id))?.(ctx.message!));
-    links = Promise.all([once(sender, 'sendable'), once(receiver, 'receiver_open')]).then(() => ({ sender, replies }));
-    cbsLinks.set(connection, links);
-  }
-  return links;
-}
-
-/** A `$cbs` put-token; resolves with the reply's status code. */
-async function putToken(connection: Connection, name: string, token: string): Promise<unknown> {
-  const { sender, replies } = await cbs(connection);
-  const id = randomUUID();
-  const reply = new Promise<Message>((resolve) => replies.set(id, resolve));
-  sender.send({ message_id: id, reply_to: 'cbs', application_properties: { operation: 'put-token', type: 'servicebus.windows.net:sastoken', name }, body: token });
-  return (await reply).application_properties?.['status-code'];
-}
+const open = () => openRaw(hub.port, hub.ca);
 
 async function authorise(connection: Connection, deviceId: string): Promise<void> {
-  assert.equal(await putToken(connection, `localhost/devices/${deviceId}`, deviceToken(deviceId)), 200);
+  const reply = await putToken(connection, `localhost/devices/${deviceId}`, deviceToken(deviceId));
+  assert.equal(reply.application_properties?.['status-code'], 200);
 }
 
 /** Resolves with the opened sender, or with the error the hub detached it with. */
@@ -293,7 +252,7 @@ describe('AMQP device-to-cloud telemetry', () => {
     assert.equal(((await detached).sender!.error as AmqpError).condition, 'amqp:unauthorized-access');
     assert.equal(((await closed).connection.error as AmqpError).condition, 'amqp:unauthorized-access');
     const again = await open();
-    assert.equal(await putToken(again, 'localhost/devices/off', deviceToken('off')), 401, 'a disabled device cannot put a token');
+    assert.equal((await putToken(again, 'localhost/devices/off', deviceToken('off'))).application_properties?.['status-code'], 401, 'a disabled device cannot put a token');
     again.close();
   });
 });
