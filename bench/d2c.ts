@@ -13,7 +13,7 @@ import { formatTable } from '../src/app/cli/table.js';
 import { readPolicies } from '../src/app/data-dir.js';
 import { createSasToken } from '../src/domain/sas.js';
 import { startHubProcess, type HubProcess } from '../test/support/hub-process.js';
-import { runMqttLoad, type LoadDevice, type MqttLoadResult } from '../test/support/mqtt-load.js';
+import { runMqttLoad, type LoadDevice, type MqttLoadOptions, type MqttLoadResult } from '../test/support/mqtt-load.js';
 import { startAedes, startMosquitto, type PeerBroker } from './peers/peer-brokers.js';
 import { cpuSeconds, fixed, percentile } from './support/stats.js';
 
@@ -67,7 +67,7 @@ export async function run(args: string[]): Promise<void> {
       try {
         const peerDevices = load.map((d) => ({ clientId: d.clientId, topic: d.topic }));
         const cpu0 = cpuSeconds(peer.pid);
-        const result = await runMqttLoad({ host: '127.0.0.1', port: peer.port, ca, servername: 'localhost', devices: peerDevices, messagesPerDevice: Number.MAX_SAFE_INTEGER, maxDurationMs: seconds * 1000, payloadBytes: bytes, inflightPerDevice: inflight });
+        const result = await timedLoad(peer.port, ca, peerDevices, { seconds, bytes, inflight });
         const cpu1 = cpuSeconds(peer.pid);
         rows.push({ target: peer.name, result, cpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, note: `PUBACK = ${peer.durability}` });
       } finally {
@@ -110,17 +110,7 @@ async function registerDevices(hub: HubProcess, count: number): Promise<LoadDevi
 async function lazuliRun(hub: HubProcess, devices: LoadDevice[], o: { seconds: number; bytes: number; inflight: number }): Promise<Row> {
   // Throughput first, with nothing else in this process: on two cores the load generator needs one to itself.
   const cpu0 = cpuSeconds(hub.child.pid!);
-  const result = await runMqttLoad({
-    host: 'localhost',
-    port: hub.settings.ports.mqtt,
-    ca: hub.ca,
-    servername: 'localhost',
-    devices,
-    messagesPerDevice: Number.MAX_SAFE_INTEGER,
-    maxDurationMs: o.seconds * 1000,
-    payloadBytes: o.bytes,
-    inflightPerDevice: o.inflight,
-  });
+  const result = await timedLoad(hub.settings.ports.mqtt, hub.ca, devices, o);
   const cpu1 = cpuSeconds(hub.child.pid!);
   const e2e = await endToEndLatency(hub, devices.slice(0, 100), o.bytes);
   return { target: 'lazuli', result, cpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, e2e, note: 'PUBACK = durable (fsynced SQLite commit); e2e measured apart, 100 devices sending one message at a time for 5 s' };
@@ -151,23 +141,28 @@ async function endToEndLatency(hub: HubProcess, devices: LoadDevice[], bytes: nu
   });
   try {
     await new Promise((r) => setTimeout(r, 500)); // receivers attached
-    await runMqttLoad({
-      host: 'localhost',
-      port: hub.settings.ports.mqtt,
-      ca: hub.ca,
-      servername: 'localhost',
-      devices,
-      messagesPerDevice: Number.MAX_SAFE_INTEGER,
-      maxDurationMs: 5000,
-      payloadBytes: bytes,
-      inflightPerDevice: 1,
-      payload: (device, sequence) => timestamped(device, sequence, bytes),
-    });
+    await timedLoad(hub.settings.ports.mqtt, hub.ca, devices, { seconds: 5, bytes, inflight: 1, payload: (device, sequence) => timestamped(device, sequence, bytes) });
     await new Promise((r) => setTimeout(r, 1000)); // let the reader drain
   } finally {
     reader.close();
   }
   return e2e;
+}
+
+/** The same load for every target: devices publishing for `seconds` with `inflight` QoS 1 messages each. */
+function timedLoad(port: number, ca: string, devices: LoadDevice[], o: { seconds: number; bytes: number; inflight: number; payload?: MqttLoadOptions['payload'] }): Promise<MqttLoadResult> {
+  return runMqttLoad({
+    host: '127.0.0.1',
+    port,
+    ca,
+    servername: 'localhost',
+    devices,
+    messagesPerDevice: Number.MAX_SAFE_INTEGER,
+    maxDurationMs: o.seconds * 1000,
+    payloadBytes: o.bytes,
+    inflightPerDevice: o.inflight,
+    ...(o.payload ? { payload: o.payload } : {}),
+  });
 }
 
 /** `{send time, ms since epoch}|{device}:{sequence}|` then filler. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe } from 'node:test';
 import type { MqttSessionStore, MqttSubscriptionRecord } from '../../src/ports/mqtt-session-store.js';
+import { storeTestFor } from './store-test.js';
 
 export interface MqttSessionStoreInstance {
   store: MqttSessionStore;
@@ -19,16 +20,7 @@ const TWIN = { topic: '$iothub/twin/res/#', qos: 0 } as const;
 const C2D = { topic: 'devices/dev 1/messages/devicebound/#', qos: 1 } as const;
 
 export function mqttSessionStoreContract(harness: MqttSessionStoreHarness): void {
-  function storeTest(name: string, body: (instance: MqttSessionStoreInstance, skip: (why: string) => void) => Promise<void>) {
-    test(name, async (t) => {
-      const instance = await harness.create();
-      try {
-        await body(instance, (why) => t.skip(why));
-      } finally {
-        await instance.destroy();
-      }
-    });
-  }
+  const storeTest = storeTestFor(harness);
 
   describe(`MqttSessionStore contract: ${harness.name}`, () => {
     storeTest('a client without a session loads undefined', async ({ store }) => {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe } from 'node:test';
 import { isHubError, type ErrorName } from '../../src/domain/errors.js';
 import type { DeviceRecord, ModuleRecord } from '../../src/domain/identity.js';
 import type { RegistryStore } from '../../src/ports/registry-store.js';
+import { storeTestFor } from './store-test.js';
 
 export interface RegistryStoreInstance {
   store: RegistryStore;
@@ -86,17 +87,7 @@ async function rejectsWith(promise: Promise<unknown>, name: ErrorName, mentions:
 
 
 export function registryStoreContract(harness: RegistryStoreHarness): void {
-  /** A test with its own fresh store, destroyed afterwards whatever happens. */
-  function storeTest(name: string, body: (instance: RegistryStoreInstance, skip: (why: string) => void) => Promise<void>) {
-    test(name, async (t) => {
-      const instance = await harness.create();
-      try {
-        await body(instance, (why) => t.skip(why));
-      } finally {
-        await instance.destroy();
-      }
-    });
-  }
+  const storeTest = storeTestFor(harness);
 
   describe(`RegistryStore contract: ${harness.name}`, () => {
     describe('devices', () => {

@@ -1,3 +1,4 @@
+import { MemoryMqttSessionStore } from '../../src/storage/memory/memory-mqtt-session-store.js';
 // Support for the MQTT protocol tests that need the adapter's insides or a hub with stand-in parts: the adapter on
 // an in-memory hub, clients on in-process stream pairs (no sockets). Not a test file itself.
 import { MemoryConsumerGroupStore } from '../../src/storage/memory/memory-consumer-group-store.js';
@@ -56,7 +57,7 @@ export async function startAdapterHarness(
   const adapter = createMqttAdapter({
     hub,
     logger: pino({ level: 'silent' }),
-    ...(options.sessions ? { sessions: options.sessions } : {}),
+    sessions: options.sessions ?? new MemoryMqttSessionStore(),
     ...options.adapter,
   });
   return {

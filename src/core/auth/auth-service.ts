@@ -2,6 +2,7 @@ import { HubError } from '../../domain/errors.js';
 import type { Permission, SharedAccessPolicy } from '../../domain/permissions.js';
 import type { Principal } from '../../domain/principal.js';
 import { parseSasToken, SasFormatError, signatureMatches, type SasToken } from '../../domain/sas.js';
+import type { DeviceRecord, ModuleRecord } from '../../domain/identity.js';
 import type { RegistryStore } from '../../ports/registry-store.js';
 
 export interface AuthServiceOptions {
@@ -30,6 +31,14 @@ export class AuthService {
   }
 
   async authenticate(tokenText: string | undefined): Promise<Principal> {
+    return (await this.authenticateWithRecord(tokenText)).principal;
+  }
+
+  /**
+   * As authenticate, also handing back the registry record a device or module token was checked against, so that
+   * callers needing it (status, generation id) do not read it again.
+   */
+  async authenticateWithRecord(tokenText: string | undefined): Promise<Authenticated> {
     if (!tokenText) throw unauthorized('The request carries no SharedAccessSignature');
     let token: SasToken;
     try {
@@ -40,7 +49,7 @@ export class AuthService {
     }
     if (token.expiry * 1000 <= this.now()) throw unauthorized('The SharedAccessSignature has expired');
     const path = this.audiencePath(token.resource);
-    return token.keyName === undefined ? this.identityPrincipal(token, path) : this.policyPrincipal(token, path);
+    return token.keyName === undefined ? this.identityPrincipal(token, path) : { principal: this.policyPrincipal(token, path) };
   }
 
   /**
@@ -111,7 +120,7 @@ export class AuthService {
     return { kind: 'policy', policyName: policy.name, permissions: new Set(policy.permissions), scope };
   }
 
-  private async identityPrincipal(token: SasToken, path: string[]): Promise<Principal> {
+  private async identityPrincipal(token: SasToken, path: string[]): Promise<Authenticated> {
     const mismatch = () => unauthorized('The SharedAccessSignature does not match the identity it names');
     if (path[0] !== 'devices' || !path[1]) {
       throw unauthorized('A token signed with a device key must name devices/{deviceId}');
@@ -121,17 +130,25 @@ export class AuthService {
       const device = await this.registry.getDevice(deviceId);
       const keys = device?.authentication.type === 'sas' ? device.authentication.symmetricKey : undefined;
       if (!device || !keys || !signatureMatches(token, [keys.primaryKey, keys.secondaryKey])) throw mismatch();
-      return { kind: 'device', deviceId, generationId: device.generationId };
+      return { principal: { kind: 'device', deviceId, generationId: device.generationId }, device };
     }
     if (path.length === 4 && path[2] === 'modules' && path[3]) {
       const moduleId = path[3];
       const mod = await this.registry.getModule(deviceId, moduleId);
       const keys = mod?.authentication.type === 'sas' ? mod.authentication.symmetricKey : undefined;
       if (!mod || !keys || !signatureMatches(token, [keys.primaryKey, keys.secondaryKey])) throw mismatch();
-      return { kind: 'module', deviceId, moduleId, generationId: mod.generationId };
+      return { principal: { kind: 'module', deviceId, moduleId, generationId: mod.generationId }, module: mod };
     }
     throw unauthorized('A token signed with a device key must name devices/{deviceId}[/modules/{moduleId}]');
   }
+}
+
+export interface Authenticated {
+  principal: Principal;
+  /** The record a device token was verified against. */
+  device?: DeviceRecord;
+  /** The record a module token was verified against. */
+  module?: ModuleRecord;
 }
 
 function unauthorized(message: string): HubError {

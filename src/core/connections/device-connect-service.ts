@@ -14,14 +14,15 @@ export class DeviceConnectService {
   ) {}
 
   async authenticate(token: string | undefined, deviceId: string, moduleId?: string, modelId?: string): Promise<DeviceIdentity> {
-    const principal = await this.auth.authenticate(token);
+    const { principal, device: verified, module: verifiedModule } = await this.auth.authenticateWithRecord(token);
     this.auth.requireDeviceAccess(principal, deviceId, moduleId);
-    const device = await this.registry.getDevice(deviceId);
+    // Records the token was verified against are current; only what it did not cover is read here.
+    const device = verified ?? (await this.registry.getDevice(deviceId));
     if (!device) throw new HubError('DeviceNotFound', `Device ${deviceId} is not registered`);
     if (device.status !== 'enabled') throw new HubError('DeviceDisabled', `Device ${deviceId} is disabled`);
     let generationId = device.generationId;
     if (moduleId !== undefined) {
-      const mod = await this.registry.getModule(deviceId, moduleId);
+      const mod = verifiedModule ?? (await this.registry.getModule(deviceId, moduleId));
       if (!mod) throw new HubError('ModuleNotFound', `Module ${moduleId} is not registered on device ${deviceId}`);
       generationId = mod.generationId;
     }

@@ -17,13 +17,14 @@ export interface BulkRegistryResult {
 
 /**
  * `POST /devices`: create, update and delete up to 100 devices in one call. Lazuli applies the whole list
- * atomically: if any entry fails, none is applied and every failure is reported.
+ * atomically: if any entry fails, none is applied and every failure is reported. `applied` lists the writes made
+ * (none when the request failed).
  */
 export async function applyBulkRegistry(
   body: unknown,
   registry: RegistryService,
   store: RegistryStore,
-): Promise<BulkRegistryResult> {
+): Promise<{ result: BulkRegistryResult; applied: DeviceWrite[] }> {
   if (!Array.isArray(body) || body.length === 0 || body.length > MAX_BULK_DEVICES) {
     invalid(`the body must be an array of 1 to ${MAX_BULK_DEVICES} ExportImportDevice objects`);
   }
@@ -50,7 +51,8 @@ export async function applyBulkRegistry(
     const entry = entries[i]!;
     return [{ deviceId: entry.id, errorCode: err.errorCode, errorStatus: err.message, moduleId: null, operation: String(entry.importMode) }];
   });
-  return { isSuccessful: errors.length === 0, errors, warnings: [] };
+  const result = { isSuccessful: errors.length === 0, errors, warnings: [] as never[] };
+  return { result, applied: result.isSuccessful ? (writes as DeviceWrite[]) : [] };
 }
 
 async function toWrite(entry: Record<string, unknown> & { id: string }, registry: RegistryService): Promise<DeviceWrite | HubError> {

@@ -80,12 +80,10 @@ export class RegistryService {
 
   /** `POST /devices`: see applyBulkRegistry. */
   async bulk(body: unknown): Promise<BulkRegistryResult> {
-    const result = await applyBulkRegistry(body, this, this.store);
-    if (result.isSuccessful && Array.isArray(body)) {
-      for (const entry of body as Array<{ id: string; importMode?: string; status?: string }>) {
-        const mode = String(entry.importMode).toLowerCase();
-        if (mode.startsWith('delete') || entry.status === 'disabled') this.listener?.deviceDisabledOrDeleted(entry.id, `device ${entry.id} was ${mode.startsWith('delete') ? 'deleted' : 'disabled'}`);
-      }
+    const { result, applied } = await applyBulkRegistry(body, this, this.store);
+    for (const write of applied) {
+      if (write.op === 'delete') this.listener?.deviceDisabledOrDeleted(write.deviceId, `device ${write.deviceId} was deleted`);
+      else if (write.device.status === 'disabled') this.listener?.deviceDisabledOrDeleted(write.device.deviceId, `device ${write.device.deviceId} was disabled`);
     }
     return result;
   }

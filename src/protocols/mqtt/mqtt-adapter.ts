@@ -5,13 +5,12 @@ import { identityKey } from '../../domain/device-identity.js';
 import type { MqttSessionStore } from '../../ports/mqtt-session-store.js';
 import type { MqttContext } from './mqtt-context.js';
 import { MqttConnection } from './mqtt-connection.js';
-import { processSessionStore } from './process-session-store.js';
 
 export interface MqttAdapterOptions {
   hub: Hub;
   logger: Logger;
-  /** Where CleanSession=0 sessions are kept. Default: in this process only. */
-  sessions?: MqttSessionStore;
+  /** Where CleanSession=0 sessions are kept (the composition root chooses the backend). */
+  sessions: MqttSessionStore;
   /** Publishes awaiting durability on one connection above which reading from it pauses. Default 1000. */
   maxInflightPublishes?: number;
   /** Time a new connection has to complete its CONNECT. Default 30 s. */
@@ -36,7 +35,7 @@ export interface MqttAdapter {
 export function createMqttAdapter(options: MqttAdapterOptions): MqttAdapter {
   const ctx: MqttContext = {
     hub: options.hub,
-    sessions: options.sessions ?? processSessionStore(),
+    sessions: options.sessions,
     log: options.logger.child({ component: 'mqtt', protocol: 'mqtt' }),
     settings: {
       maxInflightPublishes: options.maxInflightPublishes ?? 1000,
