@@ -62,4 +62,65 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 4,
+    name: 'c2d queues',
+    // Cloud-to-device queues. A target is (device_id, module_id); module_id is '' for the device's own queue (module
+    // ids are never empty), which keeps it in the primary keys. c2d_queues holds each target's last sequence number:
+    // it outlives purges and emptied queues, so numbers are never reused, and goes with dropDevice. Messages are
+    // found by (target, sequence_number) through the primary key, which also orders a queue for lockNext. Content
+    // is a BLOB body and the properties as JSON objects. Times are milliseconds since the Unix epoch; the lock
+    // columns are both NULL or both set. Feedback records wait in c2d_feedback_records (id gives their order) until
+    // sealed into a batch, which holds them as a JSON array; batches are taken oldest first by seq.
+    sql: `
+      CREATE TABLE c2d_queues (
+        device_id     TEXT NOT NULL COLLATE BINARY,
+        module_id     TEXT NOT NULL COLLATE BINARY,
+        last_sequence INTEGER NOT NULL,
+        PRIMARY KEY (device_id, module_id)
+      ) STRICT;
+
+      CREATE TABLE c2d_messages (
+        device_id              TEXT NOT NULL COLLATE BINARY,
+        module_id              TEXT NOT NULL COLLATE BINARY,
+        sequence_number        INTEGER NOT NULL,
+        ack                    TEXT NOT NULL CHECK (ack IN ('none', 'positive', 'negative', 'full')),
+        generation_id          TEXT NOT NULL,
+        enqueued_time          INTEGER NOT NULL,
+        expiry_time            INTEGER NOT NULL,
+        delivery_count         INTEGER NOT NULL,
+        lock_token             TEXT,
+        locked_until           INTEGER,
+        body                   BLOB NOT NULL,
+        properties             TEXT NOT NULL,
+        application_properties TEXT NOT NULL,
+        PRIMARY KEY (device_id, module_id, sequence_number),
+        CHECK ((lock_token IS NULL) = (locked_until IS NULL))
+      ) STRICT;
+      CREATE INDEX c2d_messages_lock_token ON c2d_messages (lock_token) WHERE lock_token IS NOT NULL;
+      CREATE INDEX c2d_messages_expiry ON c2d_messages (expiry_time);
+
+      CREATE TABLE c2d_feedback_records (
+        id                   INTEGER PRIMARY KEY,
+        original_message_id  TEXT NOT NULL,
+        enqueued_time_utc    TEXT NOT NULL,
+        status_code          TEXT NOT NULL,
+        description          TEXT NOT NULL,
+        device_id            TEXT NOT NULL,
+        device_generation_id TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE c2d_feedback_batches (
+        seq            INTEGER PRIMARY KEY,
+        batch_id       TEXT NOT NULL UNIQUE,
+        records        TEXT NOT NULL,
+        enqueued_time  INTEGER NOT NULL,
+        delivery_count INTEGER NOT NULL,
+        lock_token     TEXT,
+        locked_until   INTEGER,
+        CHECK ((lock_token IS NULL) = (locked_until IS NULL))
+      ) STRICT;
+      CREATE INDEX c2d_feedback_batches_lock_token ON c2d_feedback_batches (lock_token) WHERE lock_token IS NOT NULL;
+    `,
+  },
 ];

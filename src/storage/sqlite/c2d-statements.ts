@@ -1,0 +1,199 @@
+import type { C2dMessage, C2dTarget, FeedbackAck, FeedbackBatch, FeedbackRecord, NewC2dMessage } from '../../domain/c2d.js';
+import type { SqliteDatabase } from './database.js';
+
+export interface MessageRow {
+  device_id: string;
+  module_id: string;
+  sequence_number: number;
+  ack: string;
+  generation_id: string;
+  enqueued_time: number;
+  expiry_time: number;
+  delivery_count: number;
+  lock_token: string | null;
+  locked_until: number | null;
+  body: Buffer;
+  properties: string;
+  application_properties: string;
+}
+
+export interface BatchRow {
+  seq: number;
+  batch_id: string;
+  records: string;
+  enqueued_time: number;
+  delivery_count: number;
+  lock_token: string | null;
+  locked_until: number | null;
+}
+
+/** A queue's key in the tables: the device's own queue has module_id ''. */
+export interface QueueKey {
+  deviceId: string;
+  moduleId: string;
+}
+
+export type MessageKey = QueueKey & { sequenceNumber: number };
+type LockParams = { token: string; until: number; now: number };
+type HeldParams = QueueKey & { token: string; now: number };
+
+/** Every statement of the SQLite C2D store, prepared once per connection (schema: migration 4). */
+export function prepareC2dStatements(db: SqliteDatabase) {
+  const messages = <P extends unknown[] | object>(sql: string) => db.prepare<P, MessageRow>(sql);
+  const batches = <P extends unknown[] | object>(sql: string) => db.prepare<P, BatchRow>(sql);
+  const number = <P extends unknown[] | object>(sql: string) => db.prepare<P, number>(sql).pluck();
+  // A message is held by a lock token while its lock has not ended.
+  const held = 'lock_token = @token AND device_id = @deviceId AND module_id = @moduleId AND locked_until > @now';
+  return {
+    queueDepth: number<[string, string]>('SELECT count(*) FROM c2d_messages WHERE device_id = ? AND module_id = ?'),
+    unexpiredCount: number<[string, string, number]>(
+      'SELECT count(*) FROM c2d_messages WHERE device_id = ? AND module_id = ? AND expiry_time > ?',
+    ),
+    nextSequence: number<[string, string]>(
+      `INSERT INTO c2d_queues (device_id, module_id, last_sequence) VALUES (?, ?, 1)
+       ON CONFLICT (device_id, module_id) DO UPDATE SET last_sequence = last_sequence + 1
+       RETURNING last_sequence`,
+    ),
+    insertMessage: messages<[ReturnType<typeof messageParams>]>(
+      `INSERT INTO c2d_messages (device_id, module_id, sequence_number, ack, generation_id, enqueued_time, expiry_time,
+                                 delivery_count, body, properties, application_properties)
+       VALUES (@deviceId, @moduleId, @sequenceNumber, @ack, @generationId, @enqueuedTime, @expiryTime,
+               0, @body, @properties, @applicationProperties)
+       RETURNING *`,
+    ),
+    nextVisible: db.prepare<[QueueKey & { now: number }], { sequence_number: number; delivery_count: number }>(
+      `SELECT sequence_number, delivery_count FROM c2d_messages
+       WHERE device_id = @deviceId AND module_id = @moduleId AND (locked_until IS NULL OR locked_until <= @now)
+         AND expiry_time > @now
+       ORDER BY sequence_number LIMIT 1`,
+    ),
+    lock: messages<[MessageKey & LockParams]>(
+      `UPDATE c2d_messages SET lock_token = @token, locked_until = @until, delivery_count = delivery_count + 1
+       WHERE device_id = @deviceId AND module_id = @moduleId AND sequence_number = @sequenceNumber
+       RETURNING *`,
+    ),
+    unlock: messages<[MessageKey]>(
+      `UPDATE c2d_messages SET lock_token = NULL, locked_until = NULL
+       WHERE device_id = @deviceId AND module_id = @moduleId AND sequence_number = @sequenceNumber
+       RETURNING *`,
+    ),
+    deleteMessage: messages<[MessageKey]>(
+      'DELETE FROM c2d_messages WHERE device_id = @deviceId AND module_id = @moduleId AND sequence_number = @sequenceNumber RETURNING *',
+    ),
+    selectHeld: messages<[HeldParams]>(`SELECT * FROM c2d_messages WHERE ${held}`),
+    deleteHeld: messages<[HeldParams]>(`DELETE FROM c2d_messages WHERE ${held} RETURNING *`),
+    // Walks the expiry index; a message whose lock has ended is not locked, so it expires.
+    selectExpired: db.prepare<[{ now: number; limit: number }], MessageKey>(
+      `SELECT device_id AS deviceId, module_id AS moduleId, sequence_number AS sequenceNumber FROM c2d_messages
+       WHERE expiry_time <= @now AND (locked_until IS NULL OR locked_until <= @now)
+       ORDER BY expiry_time LIMIT @limit`,
+    ),
+    selectQueue: messages<[string, string]>(
+      'SELECT * FROM c2d_messages WHERE device_id = ? AND module_id = ? ORDER BY sequence_number',
+    ),
+    deleteQueue: db.prepare<[string, string]>('DELETE FROM c2d_messages WHERE device_id = ? AND module_id = ?'),
+    deleteDeviceMessages: db.prepare<[string]>('DELETE FROM c2d_messages WHERE device_id = ?'),
+    deleteDeviceQueues: db.prepare<[string]>('DELETE FROM c2d_queues WHERE device_id = ?'),
+
+    insertRecord: db.prepare<[FeedbackRecord]>(
+      `INSERT INTO c2d_feedback_records (original_message_id, enqueued_time_utc, status_code, description, device_id,
+                                         device_generation_id)
+       VALUES (@originalMessageId, @enqueuedTimeUtc, @statusCode, @description, @deviceId, @deviceGenerationId)`,
+    ),
+    pendingRecords: number<[]>('SELECT count(*) FROM c2d_feedback_records'),
+    oldestRecords: db.prepare<[number], FeedbackRecord & { id: number }>(
+      `SELECT id, original_message_id AS originalMessageId, enqueued_time_utc AS enqueuedTimeUtc,
+              status_code AS statusCode, description, device_id AS deviceId, device_generation_id AS deviceGenerationId
+       FROM c2d_feedback_records ORDER BY id LIMIT ?`,
+    ),
+    deleteRecordsThrough: db.prepare<[number]>('DELETE FROM c2d_feedback_records WHERE id <= ?'),
+    insertBatch: db.prepare<[string, string, number]>(
+      'INSERT INTO c2d_feedback_batches (batch_id, records, enqueued_time, delivery_count) VALUES (?, ?, ?, 0)',
+    ),
+    lockNextBatch: batches<[LockParams]>(
+      `UPDATE c2d_feedback_batches SET lock_token = @token, locked_until = @until, delivery_count = delivery_count + 1
+       WHERE seq = (SELECT seq FROM c2d_feedback_batches WHERE locked_until IS NULL OR locked_until <= @now
+                    ORDER BY seq LIMIT 1)
+       RETURNING *`,
+    ),
+    deleteHeldBatch: batches<[string, number]>('DELETE FROM c2d_feedback_batches WHERE lock_token = ? AND locked_until > ? RETURNING *'),
+    unlockHeldBatch: batches<[string, number]>(
+      `UPDATE c2d_feedback_batches SET lock_token = NULL, locked_until = NULL
+       WHERE lock_token = ? AND locked_until > ?
+       RETURNING *`,
+    ),
+    expireBatches: db.prepare<[{ now: number; enqueuedBefore: number; maxDeliveryCount: number }]>(
+      `DELETE FROM c2d_feedback_batches
+       WHERE (locked_until IS NULL OR locked_until <= @now)
+         AND (enqueued_time < @enqueuedBefore OR delivery_count >= @maxDeliveryCount)`,
+    ),
+  };
+}
+
+export type C2dStatements = ReturnType<typeof prepareC2dStatements>;
+
+export function queueKey(target: C2dTarget): QueueKey {
+  if (target.moduleId === '') throw new TypeError(`module id of device '${target.deviceId}' is empty`);
+  return { deviceId: target.deviceId, moduleId: target.moduleId ?? '' };
+}
+
+export function messageKey(row: MessageRow): MessageKey {
+  return { deviceId: row.device_id, moduleId: row.module_id, sequenceNumber: row.sequence_number };
+}
+
+export function messageParams(message: NewC2dMessage, sequenceNumber: number) {
+  return {
+    ...queueKey(message),
+    sequenceNumber,
+    ack: message.ack,
+    generationId: message.generationId,
+    enqueuedTime: message.enqueuedTime,
+    expiryTime: message.expiryTime,
+    body: message.content.body,
+    properties: JSON.stringify(message.content.properties),
+    applicationProperties: JSON.stringify(message.content.applicationProperties),
+  };
+}
+
+/** The message a row holds, with the lock fields when the row has them (see `unlocked`). */
+export function toMessage(row: MessageRow): C2dMessage {
+  const message: C2dMessage = {
+    deviceId: row.device_id,
+    content: {
+      body: row.body,
+      properties: JSON.parse(row.properties) as C2dMessage['content']['properties'],
+      applicationProperties: JSON.parse(row.application_properties) as C2dMessage['content']['applicationProperties'],
+    },
+    ack: row.ack as FeedbackAck,
+    generationId: row.generation_id,
+    enqueuedTime: row.enqueued_time,
+    expiryTime: row.expiry_time,
+    sequenceNumber: row.sequence_number,
+    deliveryCount: row.delivery_count,
+  };
+  if (row.module_id !== '') message.moduleId = row.module_id;
+  if (row.lock_token !== null && row.locked_until !== null) {
+    message.lockToken = row.lock_token;
+    message.lockedUntil = row.locked_until;
+  }
+  return message;
+}
+
+export function toBatch(row: BatchRow): FeedbackBatch {
+  const batch: FeedbackBatch = {
+    batchId: row.batch_id,
+    records: JSON.parse(row.records) as FeedbackRecord[],
+    enqueuedTime: row.enqueued_time,
+    deliveryCount: row.delivery_count,
+  };
+  if (row.lock_token !== null && row.locked_until !== null) {
+    batch.lockToken = row.lock_token;
+    batch.lockedUntil = row.locked_until;
+  }
+  return batch;
+}
+
+/** The row without its lock: how a message is returned once it is not locked, though its lock columns still hold one. */
+export function unlocked(row: MessageRow): MessageRow {
+  return { ...row, lock_token: null, locked_until: null };
+}

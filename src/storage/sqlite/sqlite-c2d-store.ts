@@ -1,0 +1,170 @@
+import { feedbackRecordOf, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackBatch, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
+import { QUEUE_FULL, type C2dStore, type LockRequest } from '../../ports/c2d-store.js';
+import { messageKey, messageParams, prepareC2dStatements, queueKey, toBatch, toMessage, unlocked, type C2dStatements, type MessageKey } from './c2d-statements.js';
+import type { SqliteDatabase } from './database.js';
+import { TransactionGroupCommit } from './transaction-group-commit.js';
+
+/**
+ * Writes per transaction at most. A C2D write is a few statements and a savepoint, roughly 10-20 µs, so a full batch
+ * keeps the event loop from its sockets for 5-10 ms.
+ */
+const MAX_BATCH = 512;
+
+/**
+ * C2dStore on the c2d_* tables (migration 4) of a database opened by openSqliteDatabase. Every write goes through a
+ * group commit: the writes of one event-loop turn share one transaction and one fsync, each in its own savepoint,
+ * and each promise resolves once that transaction committed. Reads run directly. The database belongs to whoever
+ * opened it: close() commits what is queued and leaves it open.
+ */
+export class SqliteC2dStore implements C2dStore {
+  readonly #sql: C2dStatements;
+  readonly #writes: TransactionGroupCommit;
+
+  constructor(db: SqliteDatabase) {
+    this.#sql = prepareC2dStatements(db);
+    this.#writes = new TransactionGroupCommit(db, MAX_BATCH);
+  }
+
+  async enqueue(message: NewC2dMessage, maxDepth: number): Promise<C2dMessage | typeof QUEUE_FULL> {
+    const { deviceId, moduleId } = queueKey(message);
+    return this.#writes.run(() => {
+      // Every stored message counts, expired ones not yet removed included: the table never holds more than maxDepth.
+      if (this.#sql.queueDepth.get(deviceId, moduleId)! >= maxDepth) return QUEUE_FULL;
+      const sequenceNumber = this.#sql.nextSequence.get(deviceId, moduleId)!;
+      return toMessage(this.#sql.insertMessage.get(messageParams(message, sequenceNumber))!);
+    });
+  }
+
+  async lockNext(target: C2dTarget, lock: LockRequest): Promise<{ message?: C2dMessage; deadLettered: C2dMessage[] }> {
+    const key = queueKey(target);
+    const { token, until, now, maxDeliveryCount } = lock;
+    return this.#writes.run(() => {
+      const deadLettered: C2dMessage[] = [];
+      for (;;) {
+        const next = this.#sql.nextVisible.get({ ...key, now });
+        if (next === undefined) return { deadLettered };
+        const position = { ...key, sequenceNumber: next.sequence_number };
+        if (next.delivery_count >= maxDeliveryCount) {
+          deadLettered.push(this.#remove(position, now, 'DeliveryCountExceeded'));
+          continue;
+        }
+        const locked = this.#sql.lock.get({ ...position, token, until, now })!;
+        return { message: toMessage(locked), deadLettered };
+      }
+    });
+  }
+
+  async settle(target: C2dTarget, lockToken: string, now: number, status?: FeedbackStatus): Promise<C2dMessage | undefined> {
+    const key = queueKey(target);
+    return this.#writes.run(() => {
+      const row = this.#sql.deleteHeld.get({ ...key, token: lockToken, now });
+      if (row === undefined) return undefined;
+      const message = toMessage(row);
+      if (status !== undefined) this.#recordFeedback(message, status, now);
+      return message;
+    });
+  }
+
+  async release(
+    target: C2dTarget,
+    lockToken: string,
+    now: number,
+    maxDeliveryCount?: number,
+  ): Promise<{ message: C2dMessage; deadLettered: boolean } | undefined> {
+    const key = queueKey(target);
+    return this.#writes.run(() => {
+      const row = this.#sql.selectHeld.get({ ...key, token: lockToken, now });
+      if (row === undefined) return undefined;
+      if (maxDeliveryCount !== undefined && row.delivery_count >= maxDeliveryCount) {
+        return { message: this.#remove(messageKey(row), now, 'DeliveryCountExceeded'), deadLettered: true };
+      }
+      return { message: toMessage(this.#sql.unlock.get(messageKey(row))!), deadLettered: false };
+    });
+  }
+
+  async expire(now: number, limit: number): Promise<C2dMessage[]> {
+    if (!(limit > 0)) return []; // SQLite reads LIMIT -1 as "no limit"
+    return this.#writes.run(() => this.#sql.selectExpired.all({ now, limit }).map((key) => this.#remove(key, now, 'Expired')));
+  }
+
+  async purge(target: C2dTarget, now: number): Promise<number> {
+    const { deviceId, moduleId } = queueKey(target);
+    return this.#writes.run(() => {
+      for (const row of this.#sql.selectQueue.all(deviceId, moduleId)) {
+        this.#recordFeedback(toMessage(row), 'Purged', now);
+      }
+      // The queue's row in c2d_queues stays, so sequence numbers go on where they were.
+      return this.#sql.deleteQueue.run(deviceId, moduleId).changes;
+    });
+  }
+
+  async dropDevice(deviceId: string): Promise<void> {
+    await this.#writes.run(() => {
+      this.#sql.deleteDeviceMessages.run(deviceId);
+      this.#sql.deleteDeviceQueues.run(deviceId);
+    });
+  }
+
+  async count(target: C2dTarget, now: number): Promise<number> {
+    const { deviceId, moduleId } = queueKey(target);
+    return this.#sql.unexpiredCount.get(deviceId, moduleId, now)!;
+  }
+
+  async pendingFeedbackCount(): Promise<number> {
+    return this.#sql.pendingRecords.get()!;
+  }
+
+  async sealFeedback(batchId: string, max: number, now: number): Promise<FeedbackBatch | undefined> {
+    if (!(max > 0)) return undefined;
+    return this.#writes.run(() => {
+      const rows = this.#sql.oldestRecords.all(max);
+      if (rows.length === 0) return undefined;
+      const records = rows.map(({ id: _id, ...record }) => record);
+      // The rows taken are the oldest, so they are exactly those up to the last one's id.
+      this.#sql.deleteRecordsThrough.run(rows[rows.length - 1]!.id);
+      this.#sql.insertBatch.run(batchId, JSON.stringify(records), now);
+      return { batchId, records, enqueuedTime: now, deliveryCount: 0 };
+    });
+  }
+
+  async lockNextFeedback(lock: LockRequest): Promise<FeedbackBatch | undefined> {
+    const { token, until, now } = lock;
+    return this.#writes.run(() => {
+      const row = this.#sql.lockNextBatch.get({ token, until, now });
+      return row === undefined ? undefined : toBatch(row);
+    });
+  }
+
+  async settleFeedback(lockToken: string, now: number): Promise<FeedbackBatch | undefined> {
+    return this.#writes.run(() => {
+      const row = this.#sql.deleteHeldBatch.get(lockToken, now);
+      return row === undefined ? undefined : toBatch(row);
+    });
+  }
+
+  async releaseFeedback(lockToken: string, now: number): Promise<FeedbackBatch | undefined> {
+    return this.#writes.run(() => {
+      const row = this.#sql.unlockHeldBatch.get(lockToken, now);
+      return row === undefined ? undefined : toBatch(row);
+    });
+  }
+
+  async expireFeedback(enqueuedBefore: number, maxDeliveryCount: number, now: number): Promise<number> {
+    return this.#writes.run(() => this.#sql.expireBatches.run({ enqueuedBefore, maxDeliveryCount, now }).changes);
+  }
+
+  async close(): Promise<void> {
+    this.#writes.close();
+  }
+
+  /** Deletes a message with feedback `status` (when its ack asks for it); returns it as it was, unlocked. */
+  #remove(key: MessageKey, now: number, status: FeedbackStatus): C2dMessage {
+    const message = toMessage(unlocked(this.#sql.deleteMessage.get(key)!));
+    this.#recordFeedback(message, status, now);
+    return message;
+  }
+
+  #recordFeedback(message: C2dMessage, status: FeedbackStatus, now: number): void {
+    if (wantsFeedback(message.ack, status)) this.#sql.insertRecord.run(feedbackRecordOf(message, status, now));
+  }
+}

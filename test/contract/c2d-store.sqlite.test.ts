@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import type { C2dMessage, NewC2dMessage } from '../../src/domain/c2d.js';
+import { openSqliteDatabase, type SqliteDatabase } from '../../src/storage/sqlite/database.js';
+import { SqliteC2dStore } from '../../src/storage/sqlite/sqlite-c2d-store.js';
+import { c2dStoreContract } from './c2d-store.contract.js';
+
+function tempFile(): { file: string; remove(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lazuli-c2d-'));
+  return { file: path.join(dir, 'hub.db'), remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+c2dStoreContract({
+  name: 'sqlite',
+  async create() {
+    const temp = tempFile();
+    let db: SqliteDatabase = openSqliteDatabase(temp.file);
+    let store = new SqliteC2dStore(db);
+    return {
+      store,
+      async reopen() {
+        await store.close();
+        db.close();
+        db = openSqliteDatabase(temp.file);
+        store = new SqliteC2dStore(db);
+        return store;
+      },
+      async destroy() {
+        await store.close();
+        db.close();
+        temp.remove();
+      },
+    };
+  },
+});
+
+const T0 = Date.parse('2025-01-02T03:04:05.678Z');
+
+function message(id: string, ack: NewC2dMessage['ack'] = 'full'): NewC2dMessage {
+  return {
+    deviceId: 'dev',
+    content: { body: Buffer.from(id), properties: { messageId: id }, applicationProperties: {} },
+    ack,
+    generationId: 'gen',
+    enqueuedTime: T0,
+    expiryTime: T0 + 60_000,
+  };
+}
+
+describe('SqliteC2dStore', () => {
+  test('a write resolves once committed: another connection sees it, and not before', async () => {
+    const temp = tempFile();
+    const db = openSqliteDatabase(temp.file);
+    const reader = openSqliteDatabase(temp.file);
+    const store = new SqliteC2dStore(db);
+    const other = new SqliteC2dStore(reader);
+    try {
+      const pending = store.enqueue(message('a'), 10);
+      assert.equal(await other.count({ deviceId: 'dev' }, T0), 0);
+      assert.equal(((await pending) as C2dMessage).sequenceNumber, 1);
+      assert.equal(await other.count({ deviceId: 'dev' }, T0), 1);
+    } finally {
+      await store.close();
+      await other.close();
+      db.close();
+      reader.close();
+      temp.remove();
+    }
+  });
+
+  test('a write that fails in a batch rejects alone; the rest of the batch commits', async () => {
+    const temp = tempFile();
+    const db = openSqliteDatabase(temp.file);
+    const store = new SqliteC2dStore(db);
+    try {
+      for (const id of ['r1', 'r2']) {
+        await store.enqueue(message(id), 10);
+        await store.purge({ deviceId: 'dev' }, T0);
+      }
+      // Batch ids are unique: the second seal fails inside the batch, and the records it took go back.
+      const results = await Promise.allSettled([
+        store.sealFeedback('batch', 1, T0),
+        store.sealFeedback('batch', 1, T0),
+        store.enqueue(message('after'), 10),
+      ]);
+      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+      assert.match(String((results[1] as PromiseRejectedResult).reason), /UNIQUE/);
+      assert.equal(await store.pendingFeedbackCount(), 1);
+      assert.equal(await store.count({ deviceId: 'dev' }, T0), 1);
+      assert.equal((await store.sealFeedback('next', 10, T0))?.records[0]?.originalMessageId, 'r2');
+    } finally {
+      await store.close();
+      db.close();
+      temp.remove();
+    }
+  });
+
+  test('close commits the writes already issued and refuses later ones; the database stays open', async () => {
+    const temp = tempFile();
+    const db = openSqliteDatabase(temp.file);
+    const store = new SqliteC2dStore(db);
+    try {
+      const issued = store.enqueue(message('a'), 10);
+      await store.close();
+      assert.equal(((await issued) as C2dMessage).sequenceNumber, 1);
+      await assert.rejects(store.enqueue(message('b'), 10), /closed/);
+      assert.equal(await new SqliteC2dStore(db).count({ deviceId: 'dev' }, T0), 1);
+    } finally {
+      db.close();
+      temp.remove();
+    }
+  });
+});
