@@ -32,5 +32,5 @@ const prep = spawnSync(process.execPath, [prepare], { stdio: 'inherit', env });
 if (prep.status !== 0) process.exit(prep.status ?? 1);
 env.NODE_EXTRA_CA_CERTS = join(env.LAZULI_TEST_CA_DIR, 'ca.pem');
 
-const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
+const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', ...files], { stdio: 'inherit', env });
 process.exit(run.status ?? 1);

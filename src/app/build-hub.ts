@@ -9,6 +9,8 @@ import { openSqliteDatabase } from '../storage/sqlite/database.js';
 import { SqliteRegistryStore } from '../storage/sqlite/sqlite-registry-store.js';
 import { SqliteConsumerGroupStore } from '../storage/sqlite/sqlite-consumer-group-store.js';
 import { SqliteMqttSessionStore } from '../storage/sqlite/sqlite-mqtt-session-store.js';
+import { SqliteC2dStore } from '../storage/sqlite/sqlite-c2d-store.js';
+import { LocalBus } from '../fabric/local/local-bus.js';
 import { SqliteTelemetryLog } from '../storage/sqlite/sqlite-telemetry-log.js';
 import { telemetryMigrations } from '../storage/sqlite/telemetry-migrations.js';
 import { ConfigError, DEFAULTS, type StartConfig } from './config.js';
@@ -49,7 +51,22 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
   });
   const retention = startRetention(telemetryLog, logger);
   const createdAt = previous?.createdAt ?? new Date().toISOString();
-  const hub = createHub({ info: { name, hostname: config.hostname, createdAt }, policies, registryStore, telemetryLog, consumerGroupStore, maxMessageBytes: config.maxMessageBytes });
+  const bus = new LocalBus();
+  const c2dStore = new SqliteC2dStore(db);
+  const hub = createHub({
+    info: { name, hostname: config.hostname, createdAt },
+    policies,
+    registryStore,
+    telemetryLog,
+    consumerGroupStore,
+    c2dStore,
+    bus,
+    maxMessageBytes: config.maxMessageBytes,
+    c2d: config.c2d,
+    feedback: config.feedback,
+    backgroundFailed: (err, what) => logger.error({ err }, `${what} failed`),
+  });
+  await hub.c2d.start();
   const mqtt = createMqttAdapter({ hub, logger, sessions: new SqliteMqttSessionStore(db) });
   const amqp = createAmqpAdapter({ hub, logger });
   const http = await createHttpAdapter({
@@ -75,6 +92,8 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
   } catch (err) {
     await Promise.all([http.close(), mqtt.close(), amqp.close()]);
     clearInterval(retention);
+    await hub.c2d.stop();
+    await c2dStore.close();
     await telemetryLog.close();
     await registryStore.close();
     throw err;
@@ -102,6 +121,9 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
       await listeners.close();
       await Promise.all([http.close(), mqtt.close(), amqp.close()]);
       clearInterval(retention);
+      await hub.c2d.stop();
+      // Commits what closing connections gave back (locks released) before the database closes.
+      await c2dStore.close();
       await telemetryLog.close();
       await registryStore.close();
     },

@@ -24,6 +24,22 @@ export interface StartConfig {
   retentionHours: number;
   /** ...and at most this much per partition. */
   retentionMbPerPartition: number;
+  /** Cloud-to-device queues... */
+  c2d: C2dConfig;
+  /** ...and the feedback to back ends. */
+  feedback: FeedbackConfig;
+}
+
+export interface C2dConfig {
+  maxQueueDepth: number;
+  maxMessageBytes: number;
+  defaultTtlMs: number;
+  maxDeliveryCount: number;
+  lockMs: number;
+}
+
+export interface FeedbackConfig {
+  flushIntervalMs: number;
 }
 
 export const DEFAULTS = {
@@ -38,6 +54,12 @@ export const DEFAULTS = {
   maxMessageBytes: 256 * 1024,
   retentionHours: 24,
   retentionMbPerPartition: 1024,
+  c2dMaxQueueDepth: 50,
+  c2dMaxMessageBytes: 64 * 1024,
+  c2dTtlSeconds: 3600,
+  c2dMaxDeliveryCount: 10,
+  c2dLockSeconds: 60,
+  feedbackIntervalSeconds: 15,
 };
 
 export class ConfigError extends Error {
@@ -59,6 +81,12 @@ export const START_FLAGS = {
   'max-message-bytes': 'LAZULI_MAX_MESSAGE_BYTES',
   'retention-hours': 'LAZULI_RETENTION_HOURS',
   'retention-mb-per-partition': 'LAZULI_RETENTION_MB_PER_PARTITION',
+  'c2d-max-queue-depth': 'LAZULI_C2D_MAX_QUEUE_DEPTH',
+  'c2d-max-message-bytes': 'LAZULI_C2D_MAX_MESSAGE_BYTES',
+  'c2d-ttl-seconds': 'LAZULI_C2D_TTL_SECONDS',
+  'c2d-max-delivery-count': 'LAZULI_C2D_MAX_DELIVERY_COUNT',
+  'c2d-lock-seconds': 'LAZULI_C2D_LOCK_SECONDS',
+  'feedback-interval-seconds': 'LAZULI_FEEDBACK_INTERVAL_SECONDS',
 } as const;
 
 export type StartFlag = keyof typeof START_FLAGS;
@@ -76,6 +104,17 @@ export function resolveStartConfig(flags: Partial<Record<StartFlag, string>>, en
     maxMessageBytes: optionalInteger(get('max-message-bytes'), DEFAULTS.maxMessageBytes, 1024, 64 * 1024 * 1024, 'max-message-bytes'),
     retentionHours: optionalInteger(get('retention-hours'), DEFAULTS.retentionHours, 1, 24 * 365, 'retention-hours'),
     retentionMbPerPartition: optionalInteger(get('retention-mb-per-partition'), DEFAULTS.retentionMbPerPartition, 1, 1024 * 1024, 'retention-mb-per-partition'),
+    c2d: {
+      // Azure stops at 50 messages, 64 KiB and a fixed 60 s lock; a self-hosted hub can afford far more.
+      maxQueueDepth: optionalInteger(get('c2d-max-queue-depth'), DEFAULTS.c2dMaxQueueDepth, 1, 10_000_000, 'c2d-max-queue-depth'),
+      maxMessageBytes: optionalInteger(get('c2d-max-message-bytes'), DEFAULTS.c2dMaxMessageBytes, 1024, 16 * 1024 * 1024, 'c2d-max-message-bytes'),
+      defaultTtlMs: optionalInteger(get('c2d-ttl-seconds'), DEFAULTS.c2dTtlSeconds, 1, 365 * 86_400, 'c2d-ttl-seconds') * 1000,
+      maxDeliveryCount: optionalInteger(get('c2d-max-delivery-count'), DEFAULTS.c2dMaxDeliveryCount, 1, 100, 'c2d-max-delivery-count'),
+      lockMs: optionalInteger(get('c2d-lock-seconds'), DEFAULTS.c2dLockSeconds, 1, 3600, 'c2d-lock-seconds') * 1000,
+    },
+    feedback: {
+      flushIntervalMs: optionalInteger(get('feedback-interval-seconds'), DEFAULTS.feedbackIntervalSeconds, 1, 3600, 'feedback-interval-seconds') * 1000,
+    },
   };
   const name = get('name');
   if (name !== undefined) config.name = hubName(name);

@@ -2,6 +2,10 @@ import type { SharedAccessPolicy } from '../domain/permissions.js';
 import type { RegistryStore } from '../ports/registry-store.js';
 import type { TelemetryLog } from '../ports/telemetry-log.js';
 import type { ConsumerGroupStore } from '../ports/consumer-group-store.js';
+import type { C2dStore } from '../ports/c2d-store.js';
+import type { MessageBus } from '../ports/message-bus.js';
+import { C2dService, DEFAULT_C2D_SETTINGS, type C2dSettings } from './c2d/c2d-service.js';
+import { DEFAULT_FEEDBACK_SETTINGS, FeedbackService, type FeedbackSettings } from './c2d/feedback-service.js';
 import { ConsumerGroupService } from './eventhub/consumer-group-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { ConnectionRegistry } from './connections/connection-registry.js';
@@ -27,6 +31,7 @@ export interface Hub {
   telemetry: TelemetryService;
   telemetryReader: TelemetryReader;
   consumerGroups: ConsumerGroupService;
+  c2d: C2dService;
 }
 
 export interface HubDependencies {
@@ -35,19 +40,30 @@ export interface HubDependencies {
   registryStore: RegistryStore;
   telemetryLog: TelemetryLog;
   consumerGroupStore: ConsumerGroupStore;
+  c2dStore: C2dStore;
+  bus: MessageBus;
   maxMessageBytes?: number;
+  c2d?: Partial<C2dSettings>;
+  feedback?: Partial<FeedbackSettings>;
   now?: () => number;
+  /** Told when background work (expiry sweeps, feedback batching) fails; it is retried on its next round. */
+  backgroundFailed?: (err: unknown, what: string) => void;
 }
 
 export function createHub(deps: HubDependencies): Hub {
   const now = deps.now ?? Date.now;
   const connections = new ConnectionRegistry(now);
+  const failed = deps.backgroundFailed ?? (() => undefined);
+  const feedback = new FeedbackService(deps.c2dStore, deps.bus, { ...DEFAULT_FEEDBACK_SETTINGS, ...deps.feedback }, now, failed);
+  const c2d = new C2dService(deps.c2dStore, deps.registryStore, deps.bus, feedback, { ...DEFAULT_C2D_SETTINGS, ...deps.c2d }, now, failed);
   const auth = new AuthService({ hostname: deps.info.hostname, policies: deps.policies, registry: deps.registryStore, now });
   const registry = new RegistryService(deps.registryStore, {
     now,
     connectionInfo: (deviceId, moduleId) => connections.info(deviceId, moduleId),
+    queuedMessages: (deviceId, moduleId) => c2d.count(moduleId === undefined ? { deviceId } : { deviceId, moduleId }),
     listener: {
       deviceDisabledOrDeleted: (deviceId, reason) => connections.closeDevice(deviceId, reason),
+      deviceDeleted: (deviceId) => c2d.dropDevice(deviceId).catch((err: unknown) => failed(err, `dropping the queues of deleted device ${deviceId}`)),
       moduleDeleted: (deviceId, moduleId) => connections.closeIdentity(deviceId, moduleId, `module ${deviceId}/${moduleId} was deleted`),
     },
   });
@@ -62,6 +78,7 @@ export function createHub(deps: HubDependencies): Hub {
       now,
       ...(deps.info.createdAt === undefined ? {} : { defaultCreatedAt: deps.info.createdAt }),
     }),
+    c2d,
     telemetry: new TelemetryService(deps.telemetryLog, connections, {
       now,
       ...(deps.maxMessageBytes === undefined ? {} : { maxMessageBytes: deps.maxMessageBytes }),

@@ -18,6 +18,8 @@ import { consumerGroupRoutes } from '../../src/protocols/http/consumer-group-rou
 import { MemoryTelemetryLog } from '../../src/storage/memory/memory-telemetry-log.js';
 import { openSqliteDatabase, type SqliteDatabase } from '../../src/storage/sqlite/database.js';
 import { SqliteConsumerGroupStore } from '../../src/storage/sqlite/sqlite-consumer-group-store.js';
+import { SqliteC2dStore } from '../../src/storage/sqlite/sqlite-c2d-store.js';
+import { LocalBus } from '../../src/fabric/local/local-bus.js';
 import { SqliteRegistryStore } from '../../src/storage/sqlite/sqlite-registry-store.js';
 import { rawRequest, type RawResponse } from '../support/https-client.js';
 import { seededDataDir } from '../support/test-ca.js';
@@ -32,9 +34,15 @@ before(async () => {
   policies = loadOrCreatePolicies(dataDir);
   db = openSqliteDatabase(join(dataDir, 'lazuli.db'));
   const consumerGroupStore = new SqliteConsumerGroupStore(db);
-  // A variable, not a literal: createHub takes consumerGroupStore once hub.consumerGroups is wired, and ignores it before.
-  const deps = { info: { name: 'cg-hub', hostname: 'localhost' }, policies, registryStore: new SqliteRegistryStore(db), telemetryLog: new MemoryTelemetryLog(2), consumerGroupStore };
-  const hub = createHub(deps);
+  const hub = createHub({
+    info: { name: 'cg-hub', hostname: 'localhost' },
+    policies,
+    registryStore: new SqliteRegistryStore(db),
+    telemetryLog: new MemoryTelemetryLog(2),
+    consumerGroupStore,
+    c2dStore: new SqliteC2dStore(db),
+    bus: new LocalBus(),
+  });
   const consumerGroups = new ConsumerGroupService(consumerGroupStore);
   const caDir = process.env.LAZULI_TEST_CA_DIR!;
   app = Fastify({ https: { cert: readFileSync(join(caDir, 'server.pem')), key: readFileSync(join(caDir, 'server-key.pem')) } });

@@ -14,6 +14,8 @@ import { EventHubEndpoint, type EventHubEndpointOptions } from '../../src/protoc
 import { MemoryConsumerGroupStore } from '../../src/storage/memory/memory-consumer-group-store.js';
 import { MemoryTelemetryLog } from '../../src/storage/memory/memory-telemetry-log.js';
 import { openSqliteDatabase } from '../../src/storage/sqlite/database.js';
+import { SqliteC2dStore } from '../../src/storage/sqlite/sqlite-c2d-store.js';
+import { LocalBus } from '../../src/fabric/local/local-bus.js';
 import { SqliteRegistryStore } from '../../src/storage/sqlite/sqlite-registry-store.js';
 
 export interface EventHubTestServerOptions {
@@ -48,12 +50,19 @@ export async function startEventHubTestServer(options: EventHubTestServerOptions
   const hubName = options.hubName ?? 'eh-hub';
   const logger = options.logger ?? pino({ level: 'silent' });
   const dir = mkdtempSync(join(tmpdir(), 'lazuli-eh-'));
-  const registryStore = new SqliteRegistryStore(openSqliteDatabase(join(dir, 'hub.db')));
+  const db = openSqliteDatabase(join(dir, 'hub.db'));
+  const registryStore = new SqliteRegistryStore(db);
   const log = new MemoryTelemetryLog(options.partitions ?? 4);
   const consumerGroupStore = new MemoryConsumerGroupStore();
-  // A variable, not a literal: createHub takes consumerGroupStore once hub.consumerGroups is wired, and ignores it before.
-  const deps = { info: { name: hubName, hostname: 'localhost' }, policies: [], registryStore, telemetryLog: log, consumerGroupStore };
-  const hub = createHub(deps);
+  const hub = createHub({
+    info: { name: hubName, hostname: 'localhost' },
+    policies: [],
+    registryStore,
+    telemetryLog: log,
+    consumerGroupStore,
+    c2dStore: new SqliteC2dStore(db),
+    bus: new LocalBus(),
+  });
   const consumerGroups = new ConsumerGroupService(consumerGroupStore);
   const endpoint = new EventHubEndpoint({ hub, logger, consumerGroups, ...options.endpoint });
 

@@ -11,6 +11,8 @@ import type { TelemetryLog } from '../../src/ports/telemetry-log.js';
 import { createMqttAdapter, type MqttAdapter, type MqttAdapterOptions } from '../../src/protocols/mqtt/mqtt-adapter.js';
 import { MemoryTelemetryLog } from '../../src/storage/memory/memory-telemetry-log.js';
 import { openSqliteDatabase } from '../../src/storage/sqlite/database.js';
+import { SqliteC2dStore } from '../../src/storage/sqlite/sqlite-c2d-store.js';
+import { LocalBus } from '../../src/fabric/local/local-bus.js';
 import { SqliteRegistryStore } from '../../src/storage/sqlite/sqlite-registry-store.js';
 import { connectPacket, MqttTestClient, type TestIdentity } from './mqtt-test-client.js';
 
@@ -51,9 +53,18 @@ export interface AdapterHarness {
 export async function startAdapterHarness(
   options: { telemetryLog?: TelemetryLog; sessions?: MqttSessionStore; adapter?: Partial<MqttAdapterOptions> } = {},
 ): Promise<AdapterHarness> {
-  const registryStore = new SqliteRegistryStore(openSqliteDatabase(':memory:'));
+  const db = openSqliteDatabase(':memory:');
+  const registryStore = new SqliteRegistryStore(db);
   const telemetryLog = options.telemetryLog ?? new MemoryTelemetryLog(4);
-  const hub = createHub({ info: { name: 'test', hostname: HARNESS_HOST }, policies: [], registryStore, telemetryLog, consumerGroupStore: new MemoryConsumerGroupStore() });
+  const hub = createHub({
+    info: { name: 'test', hostname: HARNESS_HOST },
+    policies: [],
+    registryStore,
+    telemetryLog,
+    consumerGroupStore: new MemoryConsumerGroupStore(),
+    c2dStore: new SqliteC2dStore(db),
+    bus: new LocalBus(),
+  });
   const adapter = createMqttAdapter({
     hub,
     logger: pino({ level: 'silent' }),

@@ -12,12 +12,16 @@ export const MAX_LIST_PAGE = 1000;
 export interface IdentityChangeListener {
   deviceDisabledOrDeleted(deviceId: string, reason: string): void;
   moduleDeleted(deviceId: string, moduleId: string): void;
+  /** After deviceDisabledOrDeleted, when the device is gone for good (its C2D queues go too). */
+  deviceDeleted?(deviceId: string): void;
 }
 
 export interface RegistryServiceOptions {
   now?: () => number;
   /** Connection state for the device view; Disconnected when not given. */
   connectionInfo?: (deviceId: string, moduleId?: string) => ConnectionInfo;
+  /** `cloudToDeviceMessageCount` for the device view; 0 when not given. */
+  queuedMessages?: (deviceId: string, moduleId?: string) => Promise<number>;
   listener?: IdentityChangeListener;
 }
 
@@ -34,6 +38,7 @@ export interface DevicePage {
 export class RegistryService {
   private readonly now: () => number;
   private readonly conn: (deviceId: string, moduleId?: string) => ConnectionInfo;
+  private readonly queued: (deviceId: string, moduleId?: string) => Promise<number>;
   private readonly listener: IdentityChangeListener | undefined;
 
   constructor(
@@ -42,6 +47,7 @@ export class RegistryService {
   ) {
     this.now = options.now ?? Date.now;
     this.conn = options.connectionInfo ?? (() => DISCONNECTED);
+    this.queued = options.queuedMessages ?? (async () => 0);
     this.listener = options.listener;
   }
 
@@ -63,6 +69,7 @@ export class RegistryService {
   async deleteDevice(deviceId: string, ifMatch?: string): Promise<void> {
     await this.store.deleteDevice(deviceId, ifMatch === undefined ? undefined : expectedVersionOf(ifMatch));
     this.listener?.deviceDisabledOrDeleted(deviceId, `device ${deviceId} was deleted`);
+    this.listener?.deviceDeleted?.(deviceId);
   }
 
   async listDevices(top = MAX_LIST_PAGE, continuation?: string): Promise<DevicePage> {
@@ -73,7 +80,7 @@ export class RegistryService {
     const records = await this.store.listDevices({ limit: top + 1, ...(after === undefined ? {} : { after }) });
     const page = records.slice(0, top);
     const last = page[page.length - 1];
-    const result: DevicePage = { devices: page.map((d) => this.viewOf(d)) };
+    const result: DevicePage = { devices: await Promise.all(page.map((d) => this.viewOf(d))) };
     if (records.length > top && last) result.continuation = Buffer.from(last.deviceId).toString('base64url');
     return result;
   }
@@ -82,7 +89,10 @@ export class RegistryService {
   async bulk(body: unknown): Promise<BulkRegistryResult> {
     const { result, applied } = await applyBulkRegistry(body, this, this.store);
     for (const write of applied) {
-      if (write.op === 'delete') this.listener?.deviceDisabledOrDeleted(write.deviceId, `device ${write.deviceId} was deleted`);
+      if (write.op === 'delete') {
+        this.listener?.deviceDisabledOrDeleted(write.deviceId, `device ${write.deviceId} was deleted`);
+        this.listener?.deviceDeleted?.(write.deviceId);
+      }
       else if (write.device.status === 'disabled') this.listener?.deviceDisabledOrDeleted(write.device.deviceId, `device ${write.device.deviceId} was disabled`);
     }
     return result;
@@ -110,7 +120,7 @@ export class RegistryService {
   }
 
   async listModules(deviceId: string): Promise<ModuleView[]> {
-    return (await this.store.listModules(deviceId)).map((m) => this.moduleViewOf(m));
+    return Promise.all((await this.store.listModules(deviceId)).map((m) => this.moduleViewOf(m)));
   }
 
   async deleteModule(deviceId: string, moduleId: string, ifMatch?: string): Promise<void> {
@@ -118,12 +128,12 @@ export class RegistryService {
     this.listener?.moduleDeleted(deviceId, moduleId);
   }
 
-  private viewOf(d: DeviceRecord): DeviceView {
-    return deviceView(d, this.conn(d.deviceId));
+  private async viewOf(d: DeviceRecord): Promise<DeviceView> {
+    return deviceView(d, { ...this.conn(d.deviceId), cloudToDeviceMessageCount: await this.queued(d.deviceId) });
   }
 
-  private moduleViewOf(m: ModuleRecord): ModuleView {
-    return moduleView(m, this.conn(m.deviceId, m.moduleId));
+  private async moduleViewOf(m: ModuleRecord): Promise<ModuleView> {
+    return moduleView(m, { ...this.conn(m.deviceId, m.moduleId), cloudToDeviceMessageCount: await this.queued(m.deviceId, m.moduleId) });
   }
 
   /** The stored record, for other services (auth, telemetry) that need keys and status. */

@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+import { ACK_PROPERTY, deviceboundAddress, parseAck, wantsFeedback, type C2dContent, type C2dMessage, type C2dTarget, type FeedbackStatus } from '../../domain/c2d.js';
+import { identityKey } from '../../domain/device-identity.js';
+import { HubError } from '../../domain/errors.js';
+import { messageSize } from '../../domain/message.js';
+import { QUEUE_FULL, type C2dStore } from '../../ports/c2d-store.js';
+import type { MessageBus } from '../../ports/message-bus.js';
+import type { RegistryStore } from '../../ports/registry-store.js';
+import type { FeedbackService } from './feedback-service.js';
+
+export interface C2dSettings {
+  /** Messages one queue may hold. Azure: 50, fixed. */
+  maxQueueDepth: number;
+  /** Largest message, counted as Azure counts. Azure: 64 KiB. */
+  maxMessageBytes: number;
+  /** Time to live of a message that names no expiry. Azure: 1 hour. */
+  defaultTtlMs: number;
+  /** Deliveries a message gets before it is dead-lettered. Azure: 10 (1 to 100). */
+  maxDeliveryCount: number;
+  /** How long a delivered message stays invisible awaiting its settlement. Azure: 60 s. */
+  lockMs: number;
+  /** How often expired messages are looked for. */
+  expirySweepMs: number;
+}
+
+export const DEFAULT_C2D_SETTINGS: C2dSettings = {
+  maxQueueDepth: 50,
+  maxMessageBytes: 64 * 1024,
+  defaultTtlMs: 3_600_000,
+  maxDeliveryCount: 10,
+  lockMs: 60_000,
+  expirySweepMs: 1_000,
+};
+
+const EXPIRY_SWEEP_LIMIT = 1000;
+
+export function mailSubject(target: C2dTarget): string {
+  return `c2d.mail.${identityKey(target.deviceId, target.moduleId)}`;
+}
+
+/**
+ * Cloud-to-device messaging, whatever protocol sends or receives: durable per-identity queues, locks while a device
+ * holds a message, the settlements (complete, reject, abandon) and the feedback records they produce. Adapters that
+ * push (MQTT, AMQP) run a DeliveryPump over `receive`; HTTPS devices call `receive` themselves.
+ */
+export class C2dService {
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: C2dStore,
+    private readonly registry: RegistryStore,
+    private readonly bus: MessageBus,
+    readonly feedback: FeedbackService,
+    readonly settings: C2dSettings,
+    private readonly now: () => number,
+    private readonly failed: (err: unknown, what: string) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.feedback.start();
+    this.sweeper = setInterval(() => void this.expire(), this.settings.expirySweepMs);
+    this.sweeper.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.sweeper);
+    await this.feedback.stop();
+  }
+
+  /** Queues a message for a device or module. Errors: DeviceNotFound, ModuleNotFound, MessageTooLarge, ArgumentInvalid, DeviceMaximumQueueDepthExceeded. */
+  async send(target: C2dTarget, content: C2dContent): Promise<C2dMessage> {
+    const size = messageSize(content);
+    if (size > this.settings.maxMessageBytes) {
+      throw new HubError('MessageTooLarge', `The message is ${size} bytes; this hub accepts cloud-to-device messages of at most ${this.settings.maxMessageBytes}`);
+    }
+    const ack = parseAck(content.applicationProperties[ACK_PROPERTY]);
+    if (ack === undefined) throw new HubError('ArgumentInvalid', `${ACK_PROPERTY} must be none, positive, negative or full`);
+    const generationId = await this.generationOf(target);
+    const now = this.now();
+    const expiry = content.properties.absoluteExpiryTime;
+    if (expiry !== undefined && !Number.isFinite(expiry)) throw new HubError('ArgumentInvalid', 'absolute-expiry-time is not a time');
+    const stored = await this.store.enqueue(
+      {
+        ...target,
+        content: { ...content, properties: { ...content.properties, to: deviceboundAddress(target) } },
+        ack,
+        generationId,
+        enqueuedTime: now,
+        expiryTime: expiry ?? now + this.settings.defaultTtlMs,
+      },
+      this.settings.maxQueueDepth,
+    );
+    if (stored === QUEUE_FULL) {
+      throw new HubError('DeviceMaximumQueueDepthExceeded', `The queue of ${describe(target)} holds ${this.settings.maxQueueDepth} messages, the most this hub allows`);
+    }
+    this.bus.publish(mailSubject(target));
+    return stored;
+  }
+
+  /** Locks the next message for the target; undefined when none waits. */
+  async receive(target: C2dTarget): Promise<C2dMessage | undefined> {
+    const now = this.now();
+    const { message, deadLettered } = await this.store.lockNext(target, {
+      token: randomUUID(),
+      until: now + this.settings.lockMs,
+      now,
+      maxDeliveryCount: this.settings.maxDeliveryCount,
+    });
+    this.recorded(deadLettered, 'DeliveryCountExceeded');
+    return message;
+  }
+
+  /** The device took the message: removed, feedback Success if asked. DeviceMessageLockLost if the lock is gone. */
+  async complete(target: C2dTarget, lockToken: string): Promise<void> {
+    await this.settle(target, lockToken, 'Success');
+  }
+
+  /** The device refused the message: dead-lettered, feedback Rejected if asked. */
+  async reject(target: C2dTarget, lockToken: string): Promise<void> {
+    await this.settle(target, lockToken, 'Rejected');
+  }
+
+  /** The device gave the message back: offered again, or dead-lettered once it has had its deliveries. */
+  async abandon(target: C2dTarget, lockToken: string): Promise<void> {
+    const released = await this.store.release(target, lockToken, this.now(), this.settings.maxDeliveryCount);
+    if (!released) throw lockLost(target);
+    if (released.deadLettered) this.recorded([released.message], 'DeliveryCountExceeded');
+    else this.bus.publish(mailSubject(target));
+  }
+
+  /** A connection that held the message went away: offered again at once, as if its lock had ended. */
+  async release(target: C2dTarget, lockToken: string): Promise<void> {
+    if (await this.store.release(target, lockToken, this.now())) this.bus.publish(mailSubject(target));
+  }
+
+  /** Empties the target's queue (feedback Purged where asked); resolves how many messages were removed. */
+  async purge(target: C2dTarget): Promise<number> {
+    await this.generationOf(target);
+    const purged = await this.store.purge(target, this.now());
+    // The store decided which records to write; the seal that follows finds them whatever this count says.
+    if (purged > 0) this.feedback.recorded(1);
+    return purged;
+  }
+
+  count(target: C2dTarget): Promise<number> {
+    return this.store.count(target, this.now());
+  }
+
+  /** The device was deleted: its queues go with it. */
+  dropDevice(deviceId: string): Promise<void> {
+    return this.store.dropDevice(deviceId);
+  }
+
+  /** Subscribes to "a message is waiting for the target"; returns the unsubscribe. */
+  watch(target: C2dTarget, wake: () => void): () => void {
+    return this.bus.subscribe(mailSubject(target), wake);
+  }
+
+  /** Removes expired messages (feedback Expired where asked). */
+  async expire(): Promise<number> {
+    try {
+      let total = 0;
+      for (;;) {
+        const expired = await this.store.expire(this.now(), EXPIRY_SWEEP_LIMIT);
+        this.recorded(expired, 'Expired');
+        total += expired.length;
+        if (expired.length < EXPIRY_SWEEP_LIMIT) return total;
+      }
+    } catch (err) {
+      this.failed(err, 'expiring cloud-to-device messages');
+      return 0;
+    }
+  }
+
+  private async settle(target: C2dTarget, lockToken: string, status: FeedbackStatus): Promise<void> {
+    const settled = await this.store.settle(target, lockToken, this.now(), status);
+    if (!settled) throw lockLost(target);
+    this.recorded([settled], status);
+  }
+
+  private recorded(messages: readonly C2dMessage[], status: FeedbackStatus): void {
+    let records = 0;
+    for (const m of messages) if (wantsFeedback(m.ack, status)) records++;
+    this.feedback.recorded(records);
+  }
+
+  private async generationOf(target: C2dTarget): Promise<string> {
+    if (target.moduleId === undefined) {
+      const device = await this.registry.getDevice(target.deviceId);
+      if (!device) throw new HubError('DeviceNotFound', `Device ${target.deviceId} is not registered`);
+      return device.generationId;
+    }
+    const mod = await this.registry.getModule(target.deviceId, target.moduleId);
+    if (!mod) throw new HubError('ModuleNotFound', `Module ${target.moduleId} is not registered on device ${target.deviceId}`);
+    return mod.generationId;
+  }
+}
+
+function lockLost(target: C2dTarget): HubError {
+  return new HubError('DeviceMessageLockLost', `The lock token does not name a message ${describe(target)} holds: it expired, or the message was settled already`);
+}
+
+function describe(target: C2dTarget): string {
+  return target.moduleId === undefined ? `device ${target.deviceId}` : `module ${target.deviceId}/${target.moduleId}`;
+}
