@@ -234,10 +234,10 @@ describe('AMQP device-to-cloud telemetry', () => {
     await authorise(connection, 't1');
     assert.equal((await attachSender(connection, '/nowhere')).error?.condition, 'amqp:not-found');
     assert.equal((await attachSender(connection, '/devices/t1/twin')).error?.condition, 'amqp:not-implemented');
-    const c2d = connection.open_receiver({ source: { address: '/devices/t1/messages/devicebound' } });
-    const refused = await once(c2d, 'receiver_error');
+    const twin = connection.open_receiver({ source: { address: '/devices/t1/twin' } });
+    const refused = await once(twin, 'receiver_error');
     assert.equal((refused.receiver!.error as AmqpError).condition, 'amqp:not-implemented');
-    assert.match(String((refused.receiver!.error as AmqpError).description), /Cloud-to-device/);
+    assert.match(String((refused.receiver!.error as AmqpError).description), /Device twins/);
     assert.equal((await attachSender(connection, events('t1'))).error, undefined, 'the connection still serves');
     connection.close();
   });

@@ -1,9 +1,13 @@
 import type { Logger } from 'pino';
 import type { AmqpError, Connection, EventContext, link as Link, Receiver, Sender, Session } from 'rhea';
 import type { Hub } from '../../core/hub.js';
+import type { DeviceIdentity } from '../../domain/device-identity.js';
+import type { C2dMessage, C2dTarget, FeedbackBatch } from '../../domain/c2d.js';
 import type { EventHubEndpoint } from '../eventhub/event-hub-endpoint.js';
 import { amqpErrorOf } from './amqp-errors.js';
-import { grantsDevice, grantsEventHubPath } from './claim-grants.js';
+import { encodeC2dMessage, encodeFeedbackMessage } from './c2d-encoding.js';
+import { C2dSendLink } from './c2d-send-link.js';
+import { grantsDevice, grantsEventHubPath, grantsService } from './claim-grants.js';
 import { ClaimStore, type Claim } from './claims.js';
 import { CbsNode } from './cbs-node.js';
 import { ConnectionIdentities } from './connection-identities.js';
@@ -11,6 +15,7 @@ import { CreditWindow } from './credit-window.js';
 import { describeDevice, parseLinkAddress, type LinkAddress } from './link-address.js';
 import { echoTermini, refuseLink } from './link-termini.js';
 import { ManagementNode } from './management-node.js';
+import { LockedDeliveryLink, type Outcome } from './locked-delivery-link.js';
 import { localAttach, messageFormatOf } from './rhea-internals.js';
 import { plainClaimOf, saslMechanismName } from './sasl-mechanisms.js';
 import { TelemetryLink } from './telemetry-link.js';
@@ -33,11 +38,26 @@ const TELEMETRY_MAX_MESSAGE_SIZE = 256 * 1024;
 const REQUEST_CREDIT_WINDOW = 50;
 const UNAUTHORIZED = 'amqp:unauthorized-access';
 
+/** A link a token authorised: it lives while some claim on the connection `grants` it. */
+interface Authorised {
+  /** The audience of the claim that covers the link now. */
+  claim: string;
+  grants(claim: Claim): boolean;
+  /** The device or module the link acts for, registered with the hub's connection registry once confirmed. */
+  identity?: string;
+}
+
 type Tracked =
   | { kind: 'cbs-requests' | 'management-requests'; credit: CreditWindow; path: string[] }
   | { kind: 'cbs-replies' | 'management-replies' }
-  | { kind: 'telemetry'; telemetry: TelemetryLink; deviceId: string; moduleId?: string; claim: string; identity?: string }
-  | { kind: 'partition'; path: string[]; claim: string };
+  | (Authorised & { kind: 'telemetry'; telemetry: TelemetryLink })
+  | (Authorised & { kind: 'devicebound'; outgoing?: LockedDeliveryLink<C2dMessage> })
+  | (Authorised & { kind: 'c2d-send'; incoming: C2dSendLink })
+  | (Authorised & { kind: 'feedback'; outgoing: LockedDeliveryLink<FeedbackBatch> })
+  | (Authorised & { kind: 'partition' });
+
+/** How often a C2D or feedback link looks for messages whose lock ended, notifications aside. */
+const LOCK_RESCAN_MS = 5_000;
 
 /**
  * One AMQP connection: routes each link by address to `$cbs`, device telemetry or the Event Hub-compatible
@@ -69,6 +89,9 @@ export class AmqpConnection {
     connection.on('sender_open', (ctx: EventContext) => this.onLinkOpen(ctx.sender!));
     connection.on('message', (ctx: EventContext) => this.onMessage(ctx));
     connection.on('sendable', (ctx: EventContext) => this.onSendable(ctx.sender!));
+    for (const outcome of ['accepted', 'rejected', 'released', 'modified'] as const) {
+      connection.on(outcome, (ctx: EventContext) => this.onOutcome(ctx, outcome));
+    }
     connection.on('receiver_close', (ctx: EventContext) => this.forget(ctx.receiver!));
     connection.on('sender_close', (ctx: EventContext) => this.forget(ctx.sender!));
     connection.on('session_close', (ctx: EventContext) => this.forgetSession(ctx.session!));
@@ -106,6 +129,8 @@ export class AmqpConnection {
     clearTimeout(this.graceTimer);
     this.claims.clear();
     this.identities.releaseAll();
+    // Outgoing C2D and feedback links stop, and what they held goes back to its queue at once.
+    for (const tracked of this.links.values()) if (tracked.kind === 'devicebound' || tracked.kind === 'feedback') tracked.outgoing?.close();
     this.links.clear();
   }
 
@@ -126,7 +151,10 @@ export class AmqpConnection {
     const unserved = notServedYet(parsed, clientReceives);
     if (unserved) return this.refuse(link, address, unserved);
     if (parsed.kind === 'cbs') return this.openRequestReply(link, 'cbs', []);
-    if (parsed.kind === 'device' && !clientReceives) return this.openTelemetry(link as Receiver, parsed);
+    if (parsed.kind === 'device' && parsed.link === 'events' && !clientReceives) return this.openTelemetry(link as Receiver, parsed);
+    if (parsed.kind === 'device' && parsed.link === 'devicebound' && clientReceives) return this.openDevicebound(link as Sender, parsed);
+    if (parsed.kind === 'service' && parsed.feature === 'cloud-to-device' && !clientReceives) return this.openC2dSend(link as Receiver);
+    if (parsed.kind === 'service' && parsed.feature === 'feedback' && clientReceives) return this.openFeedback(link as Sender);
     if (parsed.kind === 'other') {
       const eventHub = this.settings.eventHub.parseAddress(parsed.path);
       const path = parsed.path.split('/');
@@ -151,27 +179,101 @@ export class AmqpConnection {
   }
 
   private openTelemetry(receiver: Receiver, address: Extract<LinkAddress, { kind: 'device' }>): void {
-    const { deviceId, moduleId } = address;
-    const who = describeDevice(deviceId, moduleId);
-    const claim = this.claims.find((c) => grantsDevice(this.settings.hub.auth, c, deviceId, moduleId));
-    if (!claim) return this.refuse(receiver, receiver.target?.address, { condition: UNAUTHORIZED, description: `No token on this connection grants access to ${who}` });
+    const claimed = this.claimDevice(receiver, address);
+    if (!claimed) return;
     echoTermini(receiver);
     localAttach(receiver).max_message_size = TELEMETRY_MAX_MESSAGE_SIZE;
-    const tracked: Tracked = { kind: 'telemetry', telemetry: new TelemetryLink(receiver, this.settings.hub, this.log), deviceId, claim: claim.audience };
-    if (moduleId !== undefined) tracked.moduleId = moduleId;
+    const tracked: Tracked = { kind: 'telemetry', telemetry: new TelemetryLink(receiver, this.settings.hub, this.log), ...claimed.authorised };
     this.links.set(receiver, tracked);
-    // The claim was checked when it was put; the device may have been disabled or deleted since.
-    this.settings.hub.devices.authenticate(claim.token, deviceId, moduleId).then(
+    this.confirmDevice(receiver, tracked, claimed.token, address, (identity) => tracked.telemetry.authorise(identity, this.settings.telemetryCreditWindow));
+  }
+
+  /** A device's (or module's) C2D receiver: queued messages flow once the identity is confirmed. */
+  private openDevicebound(sender: Sender, address: Extract<LinkAddress, { kind: 'device' }>): void {
+    const claimed = this.claimDevice(sender, address);
+    if (!claimed) return;
+    echoTermini(sender);
+    const tracked: Tracked = { kind: 'devicebound', ...claimed.authorised };
+    this.links.set(sender, tracked);
+    const c2d = this.settings.hub.c2d;
+    const target: C2dTarget = address.moduleId === undefined ? { deviceId: address.deviceId } : { deviceId: address.deviceId, moduleId: address.moduleId };
+    this.confirmDevice(sender, tracked, claimed.token, address, () => {
+      tracked.outgoing = new LockedDeliveryLink<C2dMessage>({
+        sender,
+        receive: () => c2d.receive(target),
+        watch: (wake) => c2d.watch(target, wake),
+        lockTokenOf: (m) => m.lockToken!,
+        encode: encodeC2dMessage,
+        settle: (lockToken, outcome) => {
+          if (outcome === 'accepted') return c2d.complete(target, lockToken);
+          if (outcome === 'rejected') return c2d.reject(target, lockToken);
+          return c2d.abandon(target, lockToken);
+        },
+        giveBack: (lockToken) => c2d.release(target, lockToken),
+        rescanMs: LOCK_RESCAN_MS,
+        log: this.log.child({ deviceId: address.deviceId, moduleId: address.moduleId }),
+      });
+      tracked.outgoing.start();
+    });
+  }
+
+  /** A back end's C2D sender (`azure-iothub` Client.send). */
+  private openC2dSend(receiver: Receiver): void {
+    const claim = this.claims.find(grantsService);
+    if (!claim) return this.refuse(receiver, receiver.target?.address, { condition: UNAUTHORIZED, description: 'No token on this connection grants ServiceConnect on this hub' });
+    echoTermini(receiver);
+    const incoming = new C2dSendLink(receiver, this.settings.hub, this.log, this.settings.telemetryCreditWindow);
+    this.links.set(receiver, { kind: 'c2d-send', incoming, claim: claim.audience, grants: grantsService });
+  }
+
+  /** A back end's feedback receiver (`azure-iothub` Client.getFeedbackReceiver). */
+  private openFeedback(sender: Sender): void {
+    const claim = this.claims.find(grantsService);
+    if (!claim) return this.refuse(sender, sender.source?.address, { condition: UNAUTHORIZED, description: 'No token on this connection grants ServiceConnect on this hub' });
+    echoTermini(sender);
+    const feedback = this.settings.hub.c2d.feedback;
+    const hubName = this.settings.hub.info.name;
+    const outgoing = new LockedDeliveryLink<FeedbackBatch>({
+      sender,
+      receive: () => feedback.receive(),
+      watch: (wake) => feedback.watch(wake),
+      lockTokenOf: (b) => b.lockToken!,
+      encode: (b) => encodeFeedbackMessage(b, hubName),
+      settle: (lockToken, outcome) => (outcome === 'accepted' ? feedback.complete(lockToken) : feedback.abandon(lockToken)),
+      giveBack: (lockToken) => feedback.abandon(lockToken),
+      rescanMs: LOCK_RESCAN_MS,
+      log: this.log,
+    });
+    this.links.set(sender, { kind: 'feedback', outgoing, claim: claim.audience, grants: grantsService });
+    outgoing.start();
+  }
+
+  /** The claim that lets this link act as the device, or undefined after refusing the link. */
+  private claimDevice(link: Link, address: Extract<LinkAddress, { kind: 'device' }>): { authorised: Authorised; token: string } | undefined {
+    const { deviceId, moduleId } = address;
+    const grants = (c: Claim) => grantsDevice(this.settings.hub.auth, c, deviceId, moduleId);
+    const claim = this.claims.find(grants);
+    if (!claim) {
+      const address = link.is_sender() ? link.source?.address : link.target?.address;
+      this.refuse(link, address, { condition: UNAUTHORIZED, description: `No token on this connection grants access to ${describeDevice(deviceId, moduleId)}` });
+      return undefined;
+    }
+    return { authorised: { claim: claim.audience, grants }, token: claim.token };
+  }
+
+  /** The claim was checked when it was put; the device may have been disabled or deleted since. */
+  private confirmDevice(link: Link, tracked: Tracked & Authorised, token: string, address: { deviceId: string; moduleId?: string }, confirmed: (identity: DeviceIdentity) => void): void {
+    this.settings.hub.devices.authenticate(token, address.deviceId, address.moduleId).then(
       (identity) => {
-        if (this.links.get(receiver) !== tracked) return;
+        if (this.links.get(link) !== tracked) return;
         tracked.identity = this.identities.hold(identity);
-        tracked.telemetry.authorise(identity, this.settings.telemetryCreditWindow);
+        confirmed(identity);
       },
       (err: unknown) => {
-        if (this.links.get(receiver) !== tracked) return;
-        this.links.delete(receiver);
-        this.log.info({ device: who, err: (err as Error).message }, 'AMQP telemetry link refused');
-        receiver.close(amqpErrorOf(err));
+        if (this.links.get(link) !== tracked) return;
+        this.links.delete(link);
+        this.log.info({ device: describeDevice(address.deviceId, address.moduleId), err: (err as Error).message }, 'AMQP device link refused');
+        link.close(amqpErrorOf(err));
       },
     );
   }
@@ -180,7 +282,7 @@ export class AmqpConnection {
     const claim = this.claims.find((c) => grantsEventHubPath(c, path));
     if (!claim) return this.refuse(sender, sender.source?.address, { condition: UNAUTHORIZED, description: `No token on this connection grants ServiceConnect on "${path.join('/')}"` });
     echoTermini(sender);
-    this.links.set(sender, { kind: 'partition', path, claim: claim.audience });
+    this.links.set(sender, { kind: 'partition', claim: claim.audience, grants: (c) => grantsEventHubPath(c, path) });
     this.settings.eventHub.openPartitionSender(sender, { consumerGroup: address.consumerGroup, partition: address.partition });
   }
 
@@ -191,6 +293,8 @@ export class AmqpConnection {
     switch (tracked?.kind) {
       case 'telemetry':
         return tracked.telemetry.onMessage(delivery, message, messageFormatOf(ctx as { format?: unknown }));
+      case 'c2d-send':
+        return tracked.incoming.onMessage(delivery, message);
       case 'cbs-requests':
         void this.cbs.onRequest(ctx.receiver!, delivery, message).finally(() => tracked.credit.settled());
         return;
@@ -206,6 +310,12 @@ export class AmqpConnection {
     const tracked = this.links.get(sender);
     if (tracked?.kind === 'cbs-replies') this.cbs.replies.flush(sender);
     else if (tracked?.kind === 'management-replies') this.management.replies.flush(sender);
+    else if (tracked?.kind === 'devicebound' || tracked?.kind === 'feedback') tracked.outgoing?.sendable();
+  }
+
+  private onOutcome(ctx: EventContext, outcome: Outcome): void {
+    const tracked = ctx.sender ? this.links.get(ctx.sender) : undefined;
+    if (tracked?.kind === 'devicebound' || tracked?.kind === 'feedback') tracked.outgoing?.onOutcome(ctx.delivery!, outcome);
   }
 
   private refuse(link: Link, address: unknown, error: AmqpError): void {
@@ -220,7 +330,8 @@ export class AmqpConnection {
     this.links.delete(link);
     if (tracked.kind === 'cbs-replies') this.cbs.replies.remove(link as Sender);
     if (tracked.kind === 'management-replies') this.management.replies.remove(link as Sender);
-    if (tracked.kind === 'telemetry' && tracked.identity !== undefined) this.releaseIfUnused(tracked.identity);
+    if (tracked.kind === 'devicebound' || tracked.kind === 'feedback') tracked.outgoing?.close();
+    if ('identity' in tracked && tracked.identity !== undefined) this.releaseIfUnused(tracked.identity);
   }
 
   /** Ending a session ends its links without a detach for each. */
@@ -233,7 +344,7 @@ export class AmqpConnection {
   }
 
   private releaseIfUnused(identity: string): void {
-    for (const t of this.links.values()) if (t.kind === 'telemetry' && t.identity === identity) return;
+    for (const t of this.links.values()) if ('identity' in t && t.identity === identity) return;
     this.identities.release(identity);
   }
 
@@ -241,10 +352,8 @@ export class AmqpConnection {
   private onClaimExpired(expired: Claim): void {
     const error = { condition: UNAUTHORIZED, description: `The token for "${expired.audience}" expired` };
     for (const [link, tracked] of [...this.links]) {
-      if ((tracked.kind !== 'telemetry' && tracked.kind !== 'partition') || tracked.claim !== expired.audience) continue;
-      const replacement = this.claims.find((c) =>
-        tracked.kind === 'telemetry' ? grantsDevice(this.settings.hub.auth, c, tracked.deviceId, tracked.moduleId) : grantsEventHubPath(c, tracked.path),
-      );
+      if (!('grants' in tracked) || tracked.claim !== expired.audience) continue;
+      const replacement = this.claims.find(tracked.grants);
       if (replacement) {
         tracked.claim = replacement.audience;
         continue;
@@ -259,8 +368,8 @@ export class AmqpConnection {
   private onIdentityClosed(key: string, reason: string): void {
     const error = { condition: UNAUTHORIZED, description: reason };
     for (const [link, tracked] of [...this.links]) {
-      if (tracked.kind !== 'telemetry' || tracked.identity !== key) continue;
-      this.links.delete(link);
+      if (!('identity' in tracked) || tracked.identity !== key) continue;
+      this.forget(link);
       link.close(error);
     }
     this.log.info({ identity: key, reason }, 'AMQP identity dropped');
@@ -269,7 +378,7 @@ export class AmqpConnection {
 
   private hasAuthorisedLinks(): boolean {
     this.pruneClosedLinks();
-    for (const t of this.links.values()) if (t.kind === 'telemetry' || t.kind === 'partition') return true;
+    for (const t of this.links.values()) if ('grants' in t) return true;
     return false;
   }
 }

@@ -15,6 +15,8 @@ const CONDITION_BY_ERROR: Partial<Record<ErrorName, string>> = {
   NotFound: 'amqp:not-found',
   DeviceAlreadyExists: 'com.microsoft:device-already-exists',
   PreconditionFailed: 'com.microsoft:precondition-failed',
+  DeviceMaximumQueueDepthExceeded: 'amqp:resource-limit-exceeded',
+  DeviceMessageLockLost: 'com.microsoft:message-lock-lost',
   ThrottlingException: 'com.microsoft:device-container-throttled',
   ServiceUnavailable: 'com.microsoft:timeout',
   ServerError: 'amqp:internal-error',

@@ -13,6 +13,12 @@ export function grantsDevice(auth: AuthService, claim: Claim, deviceId: string, 
   }
 }
 
+/** Does the claim let a back end use the hub's service links (C2D send, feedback): ServiceConnect for the whole hub? */
+export function grantsService(claim: Claim): boolean {
+  const p = claim.principal;
+  return p.kind === 'policy' && p.permissions.has('ServiceConnect') && p.scope.length === 0;
+}
+
 /**
  * Does the claim let a back end read this Event Hub-compatible path (segments after the host, e.g.
  * `[hub, 'ConsumerGroups', '$Default', 'Partitions', '0']`)? It needs a ServiceConnect policy whose audience is the

@@ -11,13 +11,13 @@ export function notServedYet(address: LinkAddress, clientReceives: boolean): Amq
 }
 
 function featureOf(address: LinkAddress, clientReceives: boolean): string | undefined {
-  if (address.kind === 'service') return `Service ${address.feature} links`;
+  if (address.kind === 'service') return address.feature === 'file notifications' ? 'Service file notifications links' : undefined;
   if (address.kind !== 'device') return undefined;
   switch (address.link) {
     case 'events':
       return clientReceives && address.moduleId !== undefined ? 'Module input messages' : undefined;
     case 'devicebound':
-      return 'Cloud-to-device messages';
+      return undefined;
     case 'twin':
       return 'Device twins';
     case 'methods':
