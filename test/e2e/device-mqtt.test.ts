@@ -85,6 +85,44 @@ describe('azure-iot-device over MQTT', () => {
     assert.deepEqual(m!.applicationProperties, { 'iothub-outputname': 'alerts', level: 'high' });
   });
 
+  test("on('message'): C2D messages arrive in order with body, system and application properties; the queue empties", async () => {
+    const id = await createDevice(hub, freshId('sdk-c2d'));
+    const c2d = hub.running.hub.c2d;
+    const target = { deviceId: id.deviceId };
+    await c2d.send(target, {
+      body: Buffer.from('{"cmd":"reboot"}'),
+      properties: { messageId: 'c2d-1', correlationId: 'corr/1', contentType: 'application/json', contentEncoding: 'utf-8' },
+      applicationProperties: { 'iothub-ack': 'full', 'temp alert': AWKWARD },
+    });
+    const client = await openClient(id);
+    const received: Array<InstanceType<typeof Message>> = [];
+    const all = new Promise<void>((resolve) => {
+      client.on('message', (msg: InstanceType<typeof Message>) => {
+        received.push(msg);
+        if (received.length === 2) resolve();
+      });
+    });
+    await c2d.send(target, { body: Buffer.from('second'), properties: { messageId: 'c2d-2' }, applicationProperties: {} });
+    await all;
+
+    const [first, second] = received;
+    assert.equal(first!.data.toString(), '{"cmd":"reboot"}');
+    assert.equal(first!.messageId, 'c2d-1');
+    assert.equal(first!.correlationId, 'corr/1');
+    assert.equal(first!.contentType, 'application/json');
+    assert.equal(first!.contentEncoding, 'utf-8');
+    assert.equal(first!.to, `/devices/${id.deviceId}/messages/deviceBound`);
+    assert.equal(first!.properties.getValue('iothub-ack'), 'full');
+    assert.equal(first!.properties.getValue('temp alert'), AWKWARD);
+    assert.deepEqual([second!.messageId, second!.data.toString()], ['c2d-2', 'second']);
+    // mqtt.js acknowledges on receipt, and the PUBACK completes the message.
+    for (let i = 0; (await c2d.count(target)) > 0; i++) {
+      assert.ok(i < 200, 'the queue did not empty');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await client.close();
+  });
+
   test('token renewal reconnects and the client keeps sending', async () => {
     const id = await createDevice(hub, freshId('sdk-renew'));
     // A 4 s token renewed 2 s before it expires: the SDK reconnects with a new token every 2 s.

@@ -19,6 +19,10 @@ export interface MqttAdapterOptions {
   maxPacketBytes?: number;
   /** Upper bound of the keep-alive timeout. Default 1767 s, as IoT Hub. */
   maxKeepAliveTimeoutMs?: number;
+  /** Cloud-to-device messages one connection may hold unacknowledged (at most 65535). Default 16. */
+  maxInflightC2d?: number;
+  /** How often C2D delivery looks at a device's queue without being told to. Default 5 s. */
+  c2dRescanMs?: number;
   now?: () => number;
 }
 
@@ -42,6 +46,8 @@ export function createMqttAdapter(options: MqttAdapterOptions): MqttAdapter {
       connectTimeoutMs: options.connectTimeoutMs ?? 30_000,
       maxPacketBytes: options.maxPacketBytes ?? options.hub.telemetry.maxMessageBytes + 64 * 1024,
       maxKeepAliveTimeoutMs: options.maxKeepAliveTimeoutMs ?? 1767_000,
+      maxInflightC2d: options.maxInflightC2d ?? 16,
+      c2dRescanMs: options.c2dRescanMs ?? 5000,
       now: options.now ?? Date.now,
     },
     live: new Map(),

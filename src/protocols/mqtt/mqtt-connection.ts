@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { DeviceIdentity } from '../../domain/device-identity.js';
 import { isHubError } from '../../domain/errors.js';
 import type { HubMessage } from '../../domain/message.js';
+import { C2dDelivery } from './c2d-delivery.js';
 import { dispatchPacket } from './handlers/index.js';
 import { InflightPublishes } from './inflight-publishes.js';
 import { KeepAlive } from './keep-alive.js';
@@ -53,7 +54,7 @@ let nextId = 0;
 
 /**
  * One MQTT network connection: a parser over the stream, the state (awaiting CONNECT, connecting, connected,
- * closed), and the connection's timers, publishes in flight and session. Packets go to one handler per type
+ * closed), and the connection's timers, publishes in flight both ways and session. Packets go to one handler per type
  * (handlers/); this class owns only the stream and the life cycle.
  */
 export class MqttConnection {
@@ -66,6 +67,8 @@ export class MqttConnection {
   will: HubMessage | undefined;
   readonly keepAlive: KeepAlive;
   readonly inflight: InflightPublishes;
+  /** Cloud-to-device messages to the client, once it is a device with a C2D subscription. */
+  readonly c2d = new C2dDelivery(this);
   readonly #parser = createParser({ protocolVersion: 4 });
   /** Packets that arrived while the CONNECT was being processed; handled once it is accepted. */
   #pending: Packet[] = [];
@@ -137,6 +140,7 @@ export class MqttConnection {
     this.state = 'closed';
     this.#pending = [];
     this.keepAlive.stop();
+    this.c2d.stop();
     for (const cleanup of this.#cleanups.splice(0)) cleanup();
     this.ctx.open.delete(this);
     this.log[LOG_LEVEL[cause]]({ ...fields, cause, reason }, 'MQTT connection closed');

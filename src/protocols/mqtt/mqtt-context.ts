@@ -12,6 +12,10 @@ export interface MqttSettings {
   maxPacketBytes: number;
   /** Upper bound of the keep-alive timeout. */
   maxKeepAliveTimeoutMs: number;
+  /** Cloud-to-device messages one connection may hold unacknowledged (QoS 1 awaiting PUBACK). */
+  maxInflightC2d: number;
+  /** How often C2D delivery looks at the queue on its own: locks that ended, notifications lost between nodes. */
+  c2dRescanMs: number;
   now: () => number;
 }
 

@@ -144,6 +144,8 @@ export async function handleConnect(connection: MqttConnection, packet: IConnect
   connection.write({ cmd: 'connack', returnCode: CONNACK.accepted, sessionPresent: c.sessionPresent });
   connection.log.info({ clean: packet.clean, keepalive: packet.keepalive, sessionPresent: c.sessionPresent }, 'MQTT client connected');
   connection.connected();
+  // A restored session may hold a C2D subscription: what was queued meanwhile goes out now.
+  connection.c2d.start();
 }
 
 function refuse(connection: MqttConnection, err: unknown): void {

@@ -27,8 +27,7 @@ export function dispatchPacket(connection: MqttConnection, packet: Packet): void
     case 'disconnect':
       return handleDisconnect(connection);
     case 'puback':
-      // Settles a hub-to-device QoS 1 PUBLISH; none are sent until C2D, twin and method delivery arrive.
-      return;
+      return connection.c2d.acknowledged(packet.messageId!);
     case 'connect':
       // [MQTT-3.1.0-2]
       return connection.close('protocol-error', 'a second CONNECT on the connection');

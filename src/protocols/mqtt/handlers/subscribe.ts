@@ -5,7 +5,8 @@ import { classifyFilter, type SubscriptionKind } from '../subscription-filters.j
 /**
  * Only the filters IoT Hub documents for this identity; any other closes the connection, as IoT Hub does (SDKs
  * take a SUBACK as success, so there is no failure code to send). QoS is granted up to 1. SUBACK follows once a
- * persistent session has stored the change, so a reconnect right after it finds the subscription.
+ * persistent session has stored the change, so a reconnect right after it finds the subscription; C2D delivery
+ * starts after the SUBACK.
  */
 export function handleSubscribe(connection: MqttConnection, packet: ISubscribePacket): void {
   const identity = connection.identity!;
@@ -18,7 +19,10 @@ export function handleSubscribe(connection: MqttConnection, packet: ISubscribePa
   }
   for (const { kind, topic, qos } of accepted) session.set(kind, { topic, qos });
   session.save().then(
-    () => connection.write({ cmd: 'suback', messageId: packet.messageId!, granted: accepted.map((a) => a.qos) }),
+    () => {
+      connection.write({ cmd: 'suback', messageId: packet.messageId!, granted: accepted.map((a) => a.qos) });
+      if (accepted.some((a) => a.kind === 'c2d')) connection.c2d.start();
+    },
     (err: unknown) => connection.close('hub-error', 'could not store the session', { err }),
   );
 }
