@@ -5,7 +5,9 @@ import type { Logger } from 'pino';
 import type { Hub } from '../../core/hub.js';
 import { HubError } from '../../domain/errors.js';
 import { httpErrorHandler, sendHubError } from './http-errors.js';
+import { c2dServiceRoutes } from './c2d-service-routes.js';
 import { consumerGroupRoutes } from './consumer-group-routes.js';
+import { deviceC2dRoutes } from './device-c2d-routes.js';
 import { deviceTelemetryRoutes } from './device-telemetry-routes.js';
 import { registryRoutes } from './registry-routes.js';
 import { createUpgradeHandler, type WebSocketHandlers } from './websocket-upgrade.js';
@@ -64,6 +66,8 @@ export async function createHttpAdapter(options: HttpAdapterOptions): Promise<Ht
   await app.register(registryRoutes(options.hub));
   await app.register(consumerGroupRoutes(options.hub));
   await app.register(deviceTelemetryRoutes(options.hub));
+  await app.register(deviceC2dRoutes(options.hub));
+  await app.register(c2dServiceRoutes(options.hub));
   await app.ready();
 
   const httpServer = server!;
