@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config.js';
 import { DataDirError } from '../data-dir.js';
 import { CliError } from './cli-error.js';
-import { CONNECTION_STRING_USAGE, CONSUMER_GROUP_USAGE, DEVICE_USAGE, MONITOR_USAGE, SEND_USAGE, START_USAGE } from './usage.js';
+import { C2D_USAGE, CONNECTION_STRING_USAGE, CONSUMER_GROUP_USAGE, DEVICE_USAGE, MONITOR_USAGE, SEND_USAGE, START_USAGE } from './usage.js';
 
 const USAGE = `Lazuli, a self-hostable IoT hub wire-compatible with Azure IoT Hub.
 
@@ -16,6 +16,8 @@ ${SEND_USAGE}
 
 ${MONITOR_USAGE}
 
+${C2D_USAGE}
+
 ${CONSUMER_GROUP_USAGE}
 
 lazuli --version | --help`;
@@ -28,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   device: async () => (await import('./device-command.js')).deviceCommand,
   send: async () => (await import('./send-command.js')).sendCommand,
   monitor: async () => (await import('./monitor-command.js')).monitorCommand,
+  c2d: async () => (await import('./c2d-command.js')).c2dCommand,
   'consumer-group': async () => (await import('./consumer-group-command.js')).consumerGroupCommand,
 };
 

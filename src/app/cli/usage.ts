@@ -31,3 +31,13 @@ lazuli consumer-group list
 lazuli consumer-group delete NAME
   Manage the Event Hub-compatible endpoint's consumer groups on the running hub of --data-dir (default .lazuli).
   $Default always exists. Names: 1-50 letters, digits, periods, hyphens and underscores. --json for scripts.`;
+
+export const C2D_USAGE = `lazuli c2d send --device ID [--module MID] [--ack none|positive|negative|full] [--property k=v ...]
+               [--message-id ID] [--correlation-id ID] [--content-type T] [--expiry-seconds N] BODY
+lazuli c2d feedback [--json] [--count N]
+lazuli c2d purge --device ID [--module MID] [--json]
+  Cloud-to-device messaging as a back end (policy iothubowner, else service) on the running hub of --data-dir,
+  like az iot device c2d-message. send prints the message id once the hub has queued the message (a new UUID
+  unless --message-id). feedback prints a line per feedback record (JSON with --json) and accepts each feedback
+  message once all its records are printed; it stops after --count records, else on Ctrl-C.
+  purge empties the queue and prints how many messages it held.`;
