@@ -64,7 +64,10 @@ export function createHub(deps: HubDependencies): Hub {
     listener: {
       deviceDisabledOrDeleted: (deviceId, reason) => connections.closeDevice(deviceId, reason),
       deviceDeleted: (deviceId) => c2d.dropDevice(deviceId).catch((err: unknown) => failed(err, `dropping the queues of deleted device ${deviceId}`)),
-      moduleDeleted: (deviceId, moduleId) => connections.closeIdentity(deviceId, moduleId, `module ${deviceId}/${moduleId} was deleted`),
+      moduleDeleted: (deviceId, moduleId) => {
+        connections.closeIdentity(deviceId, moduleId, `module ${deviceId}/${moduleId} was deleted`);
+        c2d.forgetModule(deviceId, moduleId);
+      },
     },
   });
   return {

@@ -306,11 +306,11 @@ describe('MQTT cloud-to-device delivery', () => {
     const harness = await start();
     const id = await device(harness, 'unlucky');
     const c2d = harness.hub.c2d;
-    const receive = c2d.receive.bind(c2d);
+    const receiveMany = c2d.receiveMany.bind(c2d);
     let failures = 0;
-    c2d.receive = async (target) => {
+    c2d.receiveMany = async (target, max) => {
       if (failures++ === 0) throw new Error('disk on fire');
-      return receive(target);
+      return receiveMany(target, max);
     };
     await send(harness, 'unlucky', 'first');
     const { client } = await harness.connect(id);

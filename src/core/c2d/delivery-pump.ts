@@ -6,28 +6,39 @@ export interface DeliverySink<T> {
 }
 
 export interface DeliveryPumpOptions<T> {
-  /** Locks the next item for this sink; undefined when none is visible. */
-  receive(): Promise<T | undefined>;
+  /** Locks up to `max` next items for this sink, in queue order; fewer (or none) when fewer are visible. */
+  receive(max: number): Promise<T[]>;
   /** Subscribes to "something new is waiting"; returns the unsubscribe. */
   watch(wake: () => void): () => void;
   sink: DeliverySink<T>;
   /** Looks again on its own this often: locks that ended, notifications lost between nodes. */
   rescanMs: number;
-  /** Told when receive fails; the pump tries again at the next wake or rescan. */
+  /** Told when receive (or the sink) fails; the pump tries again at the next wake or rescan. */
   failed(err: unknown): void;
-  /** An item locked just as the pump stopped: give it back to the queue. */
+  /** An item locked just as the pump stopped, or that the sink failed to take: give it back to the queue. */
   unwanted(item: T): void;
 }
+
+/** Most items one receive asks for; a backlog is drained in batches of up to this many per store round trip. */
+const MAX_BATCH = 64;
 
 /**
  * Moves items from a queue to one sink while the sink has room: on start, whenever the queue signals something new,
  * whenever the sink reports room (`wake`), and every `rescanMs`. One receive runs at a time, so items reach the sink
- * in queue order, and a slow sink only ever waits on itself.
+ * in queue order, and a slow sink only ever waits on itself. A pump is started and stopped, never replaced: a
+ * second pump for the same sink could lock the next items while the first still gives one back.
+ *
+ * Receives ask for one item until two in a row found theirs, then for twice as many each time they find all they
+ * asked for: a queue that holds one message at a time costs two single lock attempts per message (the second finds
+ * nothing), as a one-by-one pump would, and a backlog drains in growing batches, one store round trip each.
  */
 export class DeliveryPump<T> {
   private running = false;
   private pulling = false;
   private again = false;
+  private batch = 1;
+  /** Receives in a row that found all they asked for. */
+  private fullReceives = 0;
   private unwatch: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -64,20 +75,39 @@ export class DeliveryPump<T> {
     try {
       do {
         this.again = false;
-        while (this.running && this.options.sink.capacity() > 0) {
-          const item = await this.options.receive();
-          if (item === undefined) break;
-          if (!this.running) {
-            this.options.unwanted(item);
+        while (this.running) {
+          const room = this.options.sink.capacity();
+          if (room <= 0) break;
+          const asked = Math.min(room, this.batch);
+          const items = await this.options.receive(asked);
+          this.hand(items);
+          if (items.length < asked) {
+            this.fullReceives = 0;
+            this.batch = 1;
             break;
           }
-          this.options.sink.deliver(item);
+          if (++this.fullReceives >= 2) this.batch = Math.min(this.batch * 2, MAX_BATCH);
         }
       } while (this.again && this.running);
     } catch (err) {
       this.options.failed(err);
     } finally {
       this.pulling = false;
+    }
+  }
+
+  private hand(items: readonly T[]): void {
+    for (const item of items) {
+      if (!this.running) {
+        this.options.unwanted(item);
+        continue;
+      }
+      try {
+        this.options.sink.deliver(item);
+      } catch (err) {
+        this.options.unwanted(item);
+        this.options.failed(err);
+      }
     }
   }
 }

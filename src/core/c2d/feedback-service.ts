@@ -65,9 +65,17 @@ export class FeedbackService {
     this.store.expireFeedback(now - ttlMs, maxDeliveryCount, now).catch((err: unknown) => this.failed(err, 'expiring feedback'));
   }
 
-  receive(): Promise<FeedbackBatch | undefined> {
+  /** Locks the next feedback message; undefined when none waits. */
+  async receive(): Promise<FeedbackBatch | undefined> {
+    return (await this.receiveMany(1))[0];
+  }
+
+  /** Locks up to `max` feedback messages, oldest first, in one round of lock attempts. */
+  async receiveMany(max: number): Promise<FeedbackBatch[]> {
     const now = this.now();
-    return this.store.lockNextFeedback({ token: randomUUID(), until: now + this.settings.lockMs, now, maxDeliveryCount: this.settings.maxDeliveryCount });
+    const lock = { until: now + this.settings.lockMs, now, maxDeliveryCount: this.settings.maxDeliveryCount };
+    const batches = await Promise.all(Array.from({ length: max }, () => this.store.lockNextFeedback({ ...lock, token: randomUUID() })));
+    return batches.filter((b): b is FeedbackBatch => b !== undefined);
   }
 
   /** The back end accepted the feedback message. */
@@ -93,14 +101,19 @@ export class FeedbackService {
     this.sealing = this.sealing.then(async () => {
       try {
         const { batchSize } = this.settings;
-        while (all || this.pending >= batchSize) {
-          const batch = await this.store.sealFeedback(randomUUID(), batchSize, this.now());
-          if (!batch) {
-            this.pending = 0;
-            break;
+        for (;;) {
+          // Every batch this node knows of is sealed in one round (one transaction in a batching store).
+          const rounds = all ? Math.max(1, Math.ceil(this.pending / batchSize)) : Math.floor(this.pending / batchSize);
+          if (rounds === 0) return;
+          const now = this.now();
+          const batches = await Promise.all(Array.from({ length: rounds }, () => this.store.sealFeedback(randomUUID(), batchSize, now)));
+          const sealed = batches.filter((b): b is FeedbackBatch => b !== undefined);
+          for (const batch of sealed) this.pending = Math.max(0, this.pending - batch.records.length);
+          if (sealed.length > 0) this.bus.publish(FEEDBACK_SUBJECT);
+          if (sealed.length < rounds) {
+            if (all) this.pending = 0;
+            return;
           }
-          this.pending = Math.max(0, this.pending - batch.records.length);
-          this.bus.publish(FEEDBACK_SUBJECT);
         }
       } catch (err) {
         this.failed(err, 'sealing feedback');

@@ -200,7 +200,7 @@ export class AmqpConnection {
     this.confirmDevice(sender, tracked, claimed.token, address, () => {
       tracked.outgoing = new LockedDeliveryLink<C2dMessage>({
         sender,
-        receive: () => c2d.receive(target),
+        receive: (max) => c2d.receiveMany(target, max),
         watch: (wake) => c2d.watch(target, wake),
         lockTokenOf: (m) => m.lockToken!,
         encode: encodeC2dMessage,
@@ -235,7 +235,7 @@ export class AmqpConnection {
     const hubName = this.settings.hub.info.name;
     const outgoing = new LockedDeliveryLink<FeedbackBatch>({
       sender,
-      receive: () => feedback.receive(),
+      receive: (max) => feedback.receiveMany(max),
       watch: (wake) => feedback.watch(wake),
       lockTokenOf: (b) => b.lockToken!,
       encode: (b) => encodeFeedbackMessage(b, hubName),

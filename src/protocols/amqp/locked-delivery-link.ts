@@ -9,8 +9,8 @@ export type Outcome = 'accepted' | 'rejected' | 'released' | 'modified';
 
 export interface LockedDeliveryLinkOptions<T> {
   sender: Sender;
-  /** Locks the next item for this link. */
-  receive(): Promise<T | undefined>;
+  /** Locks up to `max` next items for this link, in queue order. */
+  receive(max: number): Promise<T[]>;
   watch(wake: () => void): () => void;
   lockTokenOf(item: T): string;
   encode(item: T): Message;
@@ -39,7 +39,7 @@ export class LockedDeliveryLink<T> {
       watch: options.watch,
       rescanMs: options.rescanMs,
       sink: {
-        capacity: () => (!this.closed && sender.sendable() ? 1 : 0),
+        capacity: () => (!this.closed && sender.sendable() ? creditOf(sender) : 0),
         deliver: (item) => this.send(item),
       },
       failed: (err) => log.error({ err }, 'locking the next message for an AMQP link failed'),
@@ -89,4 +89,9 @@ export class LockedDeliveryLink<T> {
   private giveBack(lockToken: string): void {
     this.options.giveBack(lockToken).catch((err: unknown) => this.options.log.error({ err, lockToken }, 'giving back a locked message failed'));
   }
+}
+
+/** rhea keeps a sender's remaining credit in `credit` (lib/link.js), which its typings leave out. */
+function creditOf(sender: Sender): number {
+  return (sender as unknown as { credit: number }).credit;
 }

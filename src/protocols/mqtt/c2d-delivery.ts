@@ -59,7 +59,7 @@ export class C2dDelivery {
     const { hub, settings } = this.connection.ctx;
     this.#target = target;
     return new DeliveryPump<C2dMessage>({
-      receive: () => hub.c2d.receive(target),
+      receive: (max) => hub.c2d.receiveMany(target, max),
       watch: (wake) => hub.c2d.watch(target, wake),
       sink: { capacity: () => this.#capacity(), deliver: (message) => this.#publish(message) },
       rescanMs: settings.c2dRescanMs,

@@ -7,17 +7,21 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 /**
  * Group commit of arbitrary writes on one database: the writes submitted in one event-loop turn run in order in ONE
  * IMMEDIATE transaction (one fsync), and each promise settles once that transaction committed (see GroupCommit).
- * Each write runs in its own SAVEPOINT, so a write that throws is rolled back and rejects alone; the others of its
- * batch commit. Should SQLite itself roll the whole transaction back (disk full, I/O error), the batch fails whole.
+ * A write that throws is rolled back and rejects alone; the others of its batch commit. Should SQLite itself roll
+ * the whole transaction back (disk full, I/O error), the batch fails whole.
  */
 export class TransactionGroupCommit {
   readonly #writer: GroupCommit<Write, Outcome>;
   #closed = false;
 
   constructor(db: SqliteDatabase, maxBatch: number) {
+    // Writes rarely throw, and a savepoint per write costs two statements: a batch first runs without them. If a
+    // write throws, that attempt is rolled back whole and the batch runs again with a savepoint per write (the
+    // writes are plain SQLite work, so running them again is safe).
+    const allOrNothing = db.transaction((writes: readonly Write[]) => writes.map((write): Outcome => ({ ok: true, value: write() })));
     // better-sqlite3 runs a transaction function called inside another transaction as a savepoint.
     const inSavepoint = db.transaction((write: Write) => write());
-    const commitAll = db.transaction((writes: readonly Write[]) =>
+    const eachAlone = db.transaction((writes: readonly Write[]) =>
       writes.map((write): Outcome => {
         try {
           return { ok: true, value: inSavepoint(write) };
@@ -27,7 +31,14 @@ export class TransactionGroupCommit {
         }
       }),
     );
-    this.#writer = new GroupCommit<Write, Outcome>({ commit: (writes) => commitAll.immediate(writes), committed: () => {}, maxBatch });
+    const commit = (writes: readonly Write[]): Outcome[] => {
+      try {
+        return allOrNothing.immediate(writes);
+      } catch {
+        return eachAlone.immediate(writes);
+      }
+    };
+    this.#writer = new GroupCommit<Write, Outcome>({ commit, committed: () => {}, maxBatch });
   }
 
   /** Runs `write` (synchronous SQLite work) in the next batch; resolves what it returned, once committed. */
