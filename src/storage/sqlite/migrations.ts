@@ -123,4 +123,28 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX c2d_feedback_batches_lock_token ON c2d_feedback_batches (lock_token) WHERE lock_token IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'twins',
+    // Device and module twins, one row per target; module_id is '' for the device's own twin (module ids are never
+    // empty), as in the C2D tables, so the primary key gives the (device_id, module_id) order that list pages in.
+    // version is the twin's etag counter, the compare-and-swap of put. The documents are JSON text exactly as
+    // JSON.stringify wrote them (TEXT, not JSONB, so key order and number spelling survive). No foreign key to
+    // devices: the service deletes a device's twins itself.
+    sql: `
+      CREATE TABLE twins (
+        device_id         TEXT NOT NULL COLLATE BINARY,
+        module_id         TEXT NOT NULL COLLATE BINARY,
+        version           INTEGER NOT NULL,
+        tags              TEXT NOT NULL,
+        desired           TEXT NOT NULL,
+        desired_version   INTEGER NOT NULL,
+        desired_metadata  TEXT NOT NULL,
+        reported          TEXT NOT NULL,
+        reported_version  INTEGER NOT NULL,
+        reported_metadata TEXT NOT NULL,
+        PRIMARY KEY (device_id, module_id)
+      ) STRICT;
+    `,
+  },
 ];
