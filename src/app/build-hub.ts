@@ -10,6 +10,7 @@ import { SqliteRegistryStore } from '../storage/sqlite/sqlite-registry-store.js'
 import { SqliteConsumerGroupStore } from '../storage/sqlite/sqlite-consumer-group-store.js';
 import { SqliteMqttSessionStore } from '../storage/sqlite/sqlite-mqtt-session-store.js';
 import { SqliteC2dStore } from '../storage/sqlite/sqlite-c2d-store.js';
+import { SqliteTwinStore } from '../storage/sqlite/sqlite-twin-store.js';
 import { LocalBus } from '../fabric/local/local-bus.js';
 import { SqliteTelemetryLog } from '../storage/sqlite/sqlite-telemetry-log.js';
 import { telemetryMigrations } from '../storage/sqlite/telemetry-migrations.js';
@@ -53,6 +54,7 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
   const createdAt = previous?.createdAt ?? new Date().toISOString();
   const bus = new LocalBus();
   const c2dStore = new SqliteC2dStore(db);
+  const twinStore = new SqliteTwinStore(db);
   const hub = createHub({
     info: { name, hostname: config.hostname, createdAt },
     policies,
@@ -60,6 +62,7 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
     telemetryLog,
     consumerGroupStore,
     c2dStore,
+    twinStore,
     bus,
     maxMessageBytes: config.maxMessageBytes,
     c2d: config.c2d,
@@ -94,6 +97,7 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
     clearInterval(retention);
     await hub.c2d.stop();
     await c2dStore.close();
+    await twinStore.close();
     await telemetryLog.close();
     await registryStore.close();
     throw err;
@@ -124,6 +128,7 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
       await hub.c2d.stop();
       // Commits what closing connections gave back (locks released) before the database closes.
       await c2dStore.close();
+      await twinStore.close();
       await telemetryLog.close();
       await registryStore.close();
     },

@@ -4,6 +4,11 @@ import type { TelemetryLog } from '../ports/telemetry-log.js';
 import type { ConsumerGroupStore } from '../ports/consumer-group-store.js';
 import type { C2dStore } from '../ports/c2d-store.js';
 import type { MessageBus } from '../ports/message-bus.js';
+import type { TwinStore } from '../ports/twin-store.js';
+import { DEFAULT_TWIN_LIMITS, type TwinLimits } from '../domain/twin-patch.js';
+import { TwinService } from './twins/twin-service.js';
+import { TwinQueryService } from './twins/twin-query-service.js';
+import { MethodService } from './methods/method-service.js';
 import { C2dService, DEFAULT_C2D_SETTINGS, type C2dSettings } from './c2d/c2d-service.js';
 import { DEFAULT_FEEDBACK_SETTINGS, FeedbackService, type FeedbackSettings } from './c2d/feedback-service.js';
 import { ConsumerGroupService } from './eventhub/consumer-group-service.js';
@@ -32,6 +37,9 @@ export interface Hub {
   telemetryReader: TelemetryReader;
   consumerGroups: ConsumerGroupService;
   c2d: C2dService;
+  twins: TwinService;
+  twinQueries: TwinQueryService;
+  methods: MethodService;
 }
 
 export interface HubDependencies {
@@ -41,10 +49,12 @@ export interface HubDependencies {
   telemetryLog: TelemetryLog;
   consumerGroupStore: ConsumerGroupStore;
   c2dStore: C2dStore;
+  twinStore: TwinStore;
   bus: MessageBus;
   maxMessageBytes?: number;
   c2d?: Partial<C2dSettings>;
   feedback?: Partial<FeedbackSettings>;
+  twinLimits?: Partial<TwinLimits>;
   now?: () => number;
   /** Told when background work (expiry sweeps, feedback batching) fails; it is retried on its next round. */
   backgroundFailed?: (err: unknown, what: string) => void;
@@ -56,6 +66,7 @@ export function createHub(deps: HubDependencies): Hub {
   const failed = deps.backgroundFailed ?? (() => undefined);
   const feedback = new FeedbackService(deps.c2dStore, deps.bus, { ...DEFAULT_FEEDBACK_SETTINGS, ...deps.feedback }, now, failed);
   const c2d = new C2dService(deps.c2dStore, deps.registryStore, deps.bus, feedback, { ...DEFAULT_C2D_SETTINGS, ...deps.c2d }, now, failed);
+  const twins = new TwinService(deps.twinStore, deps.registryStore, (d, m) => connections.info(d, m), deps.bus, { ...DEFAULT_TWIN_LIMITS, ...deps.twinLimits }, now);
   const auth = new AuthService({ hostname: deps.info.hostname, policies: deps.policies, registry: deps.registryStore, now });
   const registry = new RegistryService(deps.registryStore, {
     now,
@@ -63,10 +74,14 @@ export function createHub(deps: HubDependencies): Hub {
     queuedMessages: (deviceId, moduleId) => c2d.count(moduleId === undefined ? { deviceId } : { deviceId, moduleId }),
     listener: {
       deviceDisabledOrDeleted: (deviceId, reason) => connections.closeDevice(deviceId, reason),
-      deviceDeleted: (deviceId) => c2d.dropDevice(deviceId).catch((err: unknown) => failed(err, `dropping the queues of deleted device ${deviceId}`)),
+      deviceDeleted: (deviceId) => {
+        c2d.dropDevice(deviceId).catch((err: unknown) => failed(err, `dropping the queues of deleted device ${deviceId}`));
+        twins.deleteDevice(deviceId).catch((err: unknown) => failed(err, `deleting the twins of deleted device ${deviceId}`));
+      },
       moduleDeleted: (deviceId, moduleId) => {
         connections.closeIdentity(deviceId, moduleId, `module ${deviceId}/${moduleId} was deleted`);
         c2d.forgetModule(deviceId, moduleId);
+        twins.deleteModule(deviceId, moduleId).catch((err: unknown) => failed(err, `deleting the twin of deleted module ${deviceId}/${moduleId}`));
       },
     },
   });
@@ -82,6 +97,9 @@ export function createHub(deps: HubDependencies): Hub {
       ...(deps.info.createdAt === undefined ? {} : { defaultCreatedAt: deps.info.createdAt }),
     }),
     c2d,
+    twins,
+    twinQueries: new TwinQueryService(twins, deps.registryStore),
+    methods: new MethodService(deps.registryStore, deps.bus, now),
     telemetry: new TelemetryService(deps.telemetryLog, connections, {
       now,
       ...(deps.maxMessageBytes === undefined ? {} : { maxMessageBytes: deps.maxMessageBytes }),

@@ -26,6 +26,8 @@ export const ERROR_CATALOGUE = {
   ThrottlingException: { code: 429001, status: 429 },
   ServerError: { code: 500001, status: 500 },
   ServiceUnavailable: { code: 503001, status: 503 },
+  DeviceNotOnline: { code: 404103, status: 404 },
+  GatewayTimeout: { code: 504101, status: 504 },
 } as const;
 
 export type ErrorName = keyof typeof ERROR_CATALOGUE;

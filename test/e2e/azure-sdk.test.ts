@@ -12,6 +12,8 @@ import { AZURE_SDK_START_ARGS, assertAzurePortsFree } from './azure-sdk-ports.js
 import { registryScenarios } from './registry.scenarios.js';
 import { telemetryScenarios } from './telemetry.scenarios.js';
 import { C2D_START_ARGS, c2dScenarios } from './c2d.scenarios.js';
+import { twinScenarios } from './twins.scenarios.js';
+import { methodScenarios } from './methods.scenarios.js';
 
 const START_ARGS = [...AZURE_SDK_START_ARGS, ...C2D_START_ARGS];
 
@@ -54,6 +56,8 @@ describe('Azure IoT SDKs against lazuli start', { concurrency: false }, () => {
   registryScenarios(suite);
   telemetryScenarios(suite);
   c2dScenarios(suite);
+  twinScenarios(suite);
+  methodScenarios(suite);
 
   test('a restart keeps every device', async () => {
     const registry = iothub.Registry.fromConnectionString(suite.serviceConnectionString());

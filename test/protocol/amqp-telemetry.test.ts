@@ -233,11 +233,10 @@ describe('AMQP device-to-cloud telemetry', () => {
     const connection = await open();
     await authorise(connection, 't1');
     assert.equal((await attachSender(connection, '/nowhere')).error?.condition, 'amqp:not-found');
-    assert.equal((await attachSender(connection, '/devices/t1/twin')).error?.condition, 'amqp:not-implemented');
-    const twin = connection.open_receiver({ source: { address: '/devices/t1/twin' } });
-    const refused = await once(twin, 'receiver_error');
+    const notifications = connection.open_receiver({ source: { address: '/messages/serviceBound/filenotifications' } });
+    const refused = await once(notifications, 'receiver_error');
     assert.equal((refused.receiver!.error as AmqpError).condition, 'amqp:not-implemented');
-    assert.match(String((refused.receiver!.error as AmqpError).description), /Device twins/);
+    assert.match(String((refused.receiver!.error as AmqpError).description), /file notifications/);
     assert.equal((await attachSender(connection, events('t1'))).error, undefined, 'the connection still serves');
     connection.close();
   });

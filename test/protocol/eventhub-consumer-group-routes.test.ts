@@ -19,6 +19,7 @@ import { MemoryTelemetryLog } from '../../src/storage/memory/memory-telemetry-lo
 import { openSqliteDatabase, type SqliteDatabase } from '../../src/storage/sqlite/database.js';
 import { SqliteConsumerGroupStore } from '../../src/storage/sqlite/sqlite-consumer-group-store.js';
 import { SqliteC2dStore } from '../../src/storage/sqlite/sqlite-c2d-store.js';
+import { SqliteTwinStore } from '../../src/storage/sqlite/sqlite-twin-store.js';
 import { LocalBus } from '../../src/fabric/local/local-bus.js';
 import { SqliteRegistryStore } from '../../src/storage/sqlite/sqlite-registry-store.js';
 import { rawRequest, type RawResponse } from '../support/https-client.js';
@@ -41,6 +42,7 @@ before(async () => {
     telemetryLog: new MemoryTelemetryLog(2),
     consumerGroupStore,
     c2dStore: new SqliteC2dStore(db),
+    twinStore: new SqliteTwinStore(db),
     bus: new LocalBus(),
   });
   const consumerGroups = new ConsumerGroupService(consumerGroupStore);

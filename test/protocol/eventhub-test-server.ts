@@ -15,6 +15,7 @@ import { MemoryConsumerGroupStore } from '../../src/storage/memory/memory-consum
 import { MemoryTelemetryLog } from '../../src/storage/memory/memory-telemetry-log.js';
 import { openSqliteDatabase } from '../../src/storage/sqlite/database.js';
 import { SqliteC2dStore } from '../../src/storage/sqlite/sqlite-c2d-store.js';
+import { SqliteTwinStore } from '../../src/storage/sqlite/sqlite-twin-store.js';
 import { LocalBus } from '../../src/fabric/local/local-bus.js';
 import { SqliteRegistryStore } from '../../src/storage/sqlite/sqlite-registry-store.js';
 
@@ -61,6 +62,7 @@ export async function startEventHubTestServer(options: EventHubTestServerOptions
     telemetryLog: log,
     consumerGroupStore,
     c2dStore: new SqliteC2dStore(db),
+    twinStore: new SqliteTwinStore(db),
     bus: new LocalBus(),
   });
   const consumerGroups = new ConsumerGroupService(consumerGroupStore);

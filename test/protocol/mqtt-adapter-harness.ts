@@ -12,6 +12,7 @@ import { createMqttAdapter, type MqttAdapter, type MqttAdapterOptions } from '..
 import { MemoryTelemetryLog } from '../../src/storage/memory/memory-telemetry-log.js';
 import { openSqliteDatabase } from '../../src/storage/sqlite/database.js';
 import { SqliteC2dStore } from '../../src/storage/sqlite/sqlite-c2d-store.js';
+import { SqliteTwinStore } from '../../src/storage/sqlite/sqlite-twin-store.js';
 import { LocalBus } from '../../src/fabric/local/local-bus.js';
 import { SqliteRegistryStore } from '../../src/storage/sqlite/sqlite-registry-store.js';
 import { connectPacket, MqttTestClient, type TestIdentity } from './mqtt-test-client.js';
@@ -63,6 +64,7 @@ export async function startAdapterHarness(
     telemetryLog,
     consumerGroupStore: new MemoryConsumerGroupStore(),
     c2dStore: new SqliteC2dStore(db),
+    twinStore: new SqliteTwinStore(db),
     bus: new LocalBus(),
   });
   const adapter = createMqttAdapter({

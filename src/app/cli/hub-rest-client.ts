@@ -61,7 +61,13 @@ export class HubRestClient {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             let parsed: unknown = text;
-            if (text && String(res.headers['content-type']).includes('application/json')) parsed = JSON.parse(text);
+            if (text && String(res.headers['content-type']).includes('application/json')) {
+              try {
+                parsed = JSON.parse(text);
+              } catch {
+                // A direct method's payload is the device's bytes as it sent them, JSON or not.
+              }
+            }
             resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed });
           });
         },

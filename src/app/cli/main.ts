@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config.js';
 import { DataDirError } from '../data-dir.js';
 import { CliError } from './cli-error.js';
-import { C2D_USAGE, CONNECTION_STRING_USAGE, CONSUMER_GROUP_USAGE, DEVICE_USAGE, MONITOR_USAGE, SEND_USAGE, START_USAGE } from './usage.js';
+import { C2D_USAGE, CONNECTION_STRING_USAGE, CONSUMER_GROUP_USAGE, DEVICE_USAGE, METHOD_USAGE, MONITOR_USAGE, SEND_USAGE, START_USAGE } from './usage.js';
 
 const USAGE = `Lazuli, a self-hostable IoT hub wire-compatible with Azure IoT Hub.
 
@@ -18,6 +18,8 @@ ${MONITOR_USAGE}
 
 ${C2D_USAGE}
 
+${METHOD_USAGE}
+
 ${CONSUMER_GROUP_USAGE}
 
 lazuli --version | --help`;
@@ -31,6 +33,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   send: async () => (await import('./send-command.js')).sendCommand,
   monitor: async () => (await import('./monitor-command.js')).monitorCommand,
   c2d: async () => (await import('./c2d-command.js')).c2dCommand,
+  method: async () => (await import('./method-command.js')).methodCommand,
   'consumer-group': async () => (await import('./consumer-group-command.js')).consumerGroupCommand,
 };
 

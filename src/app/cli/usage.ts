@@ -41,3 +41,8 @@ lazuli c2d purge --device ID [--module MID] [--json]
   unless --message-id). feedback prints a line per feedback record (JSON with --json) and accepts each feedback
   message once all its records are printed; it stops after --count records, else on Ctrl-C.
   purge empties the queue and prints how many messages it held.`;
+
+export const METHOD_USAGE = `lazuli method invoke ID METHOD [--module MID] [--payload JSON] [--timeout 30] [--connect-timeout 0]
+  Calls a direct method on a device (or module) of the running hub of --data-dir, like az iot hub
+  invoke-device-method, and prints {"status", "payload"} as the device answered. --timeout: seconds to wait for the
+  answer (5-300); --connect-timeout: seconds to wait for the device to connect (0-300).`;

@@ -15,6 +15,8 @@ import { CreditWindow } from './credit-window.js';
 import { describeDevice, parseLinkAddress, type LinkAddress } from './link-address.js';
 import { echoTermini, refuseLink } from './link-termini.js';
 import { ManagementNode } from './management-node.js';
+import { MethodLinks } from './method-links.js';
+import { TwinChannel } from './twin-channel.js';
 import { LockedDeliveryLink, type Outcome } from './locked-delivery-link.js';
 import { localAttach, messageFormatOf } from './rhea-internals.js';
 import { plainClaimOf, saslMechanismName } from './sasl-mechanisms.js';
@@ -54,8 +56,12 @@ type Tracked =
   | (Authorised & { kind: 'devicebound'; outgoing?: LockedDeliveryLink<C2dMessage> })
   | (Authorised & { kind: 'c2d-send'; incoming: C2dSendLink })
   | (Authorised & { kind: 'feedback'; outgoing: LockedDeliveryLink<FeedbackBatch> })
-  | (Authorised & { kind: 'partition' });
+  | (Authorised & { kind: 'partition' })
+  | (Authorised & { kind: 'methods' })
+  | (Authorised & { kind: 'twin'; channelKey: string });
 
+/** Twin requests a device may have outstanding on its request link. */
+const TWIN_REQUEST_CREDIT = 100;
 /** How often a C2D or feedback link looks for messages whose lock ended, notifications aside. */
 const LOCK_RESCAN_MS = 5_000;
 
@@ -69,6 +75,8 @@ export class AmqpConnection {
   private readonly identities: ConnectionIdentities;
   private readonly cbs: CbsNode;
   private readonly management: ManagementNode;
+  private readonly methods: MethodLinks;
+  private readonly twinChannels = new Map<string, TwinChannel>();
   private readonly links = new Map<Link, Tracked>();
   private readonly log: Logger;
   private closed = false;
@@ -84,6 +92,7 @@ export class AmqpConnection {
     this.identities = new ConnectionIdentities(hub.connections, (key, reason) => this.onIdentityClosed(key, reason));
     this.cbs = new CbsNode(hub, this.claims, this.log);
     this.management = new ManagementNode(hub, settings.eventHub, this.claims, this.log);
+    this.methods = new MethodLinks(hub, this.log);
     connection.on('connection_open', () => this.onOpen());
     connection.on('receiver_open', (ctx: EventContext) => this.onLinkOpen(ctx.receiver!));
     connection.on('sender_open', (ctx: EventContext) => this.onLinkOpen(ctx.sender!));
@@ -131,6 +140,9 @@ export class AmqpConnection {
     this.identities.releaseAll();
     // Outgoing C2D and feedback links stop, and what they held goes back to its queue at once.
     for (const tracked of this.links.values()) if (tracked.kind === 'devicebound' || tracked.kind === 'feedback') tracked.outgoing?.close();
+    this.methods.closeAll();
+    for (const channel of this.twinChannels.values()) channel.close();
+    this.twinChannels.clear();
     this.links.clear();
   }
 
@@ -153,6 +165,8 @@ export class AmqpConnection {
     if (parsed.kind === 'cbs') return this.openRequestReply(link, 'cbs', []);
     if (parsed.kind === 'device' && parsed.link === 'events' && !clientReceives) return this.openTelemetry(link as Receiver, parsed);
     if (parsed.kind === 'device' && parsed.link === 'devicebound' && clientReceives) return this.openDevicebound(link as Sender, parsed);
+    if (parsed.kind === 'device' && parsed.link === 'methods') return this.openMethodLink(link, parsed);
+    if (parsed.kind === 'device' && parsed.link === 'twin') return this.openTwinLink(link, parsed);
     if (parsed.kind === 'service' && parsed.feature === 'cloud-to-device' && !clientReceives) return this.openC2dSend(link as Receiver);
     if (parsed.kind === 'service' && parsed.feature === 'feedback' && clientReceives) return this.openFeedback(link as Sender);
     if (parsed.kind === 'other') {
@@ -214,6 +228,41 @@ export class AmqpConnection {
         log: this.log.child({ deviceId: address.deviceId, moduleId: address.moduleId }),
       });
       tracked.outgoing.start();
+    });
+  }
+
+  /** Either link of a device's direct method pair: it serves calls once both are confirmed (method-links.ts). */
+  private openMethodLink(link: Link, address: Extract<LinkAddress, { kind: 'device' }>): void {
+    const claimed = this.claimDevice(link, address);
+    if (!claimed) return;
+    echoTermini(link);
+    if (link.is_receiver()) localAttach(link).max_message_size = TELEMETRY_MAX_MESSAGE_SIZE;
+    const tracked: Tracked = { kind: 'methods', ...claimed.authorised };
+    this.links.set(link, tracked);
+    this.confirmDevice(link, tracked, claimed.token, address, (identity) => this.methods.opened(link, identity));
+  }
+
+  /**
+   * Either link of a device's twin pair (same address, paired by the channel correlation id): requests come in on
+   * the device's sender, answers and desired-property notifications go out on its receiver (twin-channel.ts).
+   */
+  private openTwinLink(link: Link, address: Extract<LinkAddress, { kind: 'device' }>): void {
+    const claimed = this.claimDevice(link, address);
+    if (!claimed) return;
+    echoTermini(link);
+    const channelId = String((link.properties as Record<string, unknown> | undefined)?.['com.microsoft:channel-correlation-id'] ?? '');
+    const channelKey = `${describeDevice(address.deviceId, address.moduleId)}|${channelId}`;
+    const tracked: Tracked = { kind: 'twin', channelKey, ...claimed.authorised };
+    this.links.set(link, tracked);
+    this.confirmDevice(link, tracked, claimed.token, address, () => {
+      let channel = this.twinChannels.get(channelKey);
+      if (!channel) {
+        const target = address.moduleId === undefined ? { deviceId: address.deviceId } : { deviceId: address.deviceId, moduleId: address.moduleId };
+        channel = new TwinChannel(this.settings.hub.twins, target, this.log.child({ deviceId: address.deviceId, moduleId: address.moduleId }));
+        this.twinChannels.set(channelKey, channel);
+      }
+      if (link.is_sender()) channel.attachSender(link as Sender);
+      else (link as Receiver).add_credit(TWIN_REQUEST_CREDIT);
     });
   }
 
@@ -295,6 +344,15 @@ export class AmqpConnection {
         return tracked.telemetry.onMessage(delivery, message, messageFormatOf(ctx as { format?: unknown }));
       case 'c2d-send':
         return tracked.incoming.onMessage(delivery, message);
+      case 'methods':
+        return this.methods.onMessage(ctx.receiver!, delivery, message);
+      case 'twin': {
+        const channel = this.twinChannels.get(tracked.channelKey);
+        if (!channel) return delivery.reject({ condition: UNAUTHORIZED, description: 'The twin link is not authorised yet' });
+        channel.onRequest(delivery, message);
+        (ctx.receiver as Receiver).add_credit(1);
+        return;
+      }
       case 'cbs-requests':
         void this.cbs.onRequest(ctx.receiver!, delivery, message).finally(() => tracked.credit.settled());
         return;
@@ -311,6 +369,7 @@ export class AmqpConnection {
     if (tracked?.kind === 'cbs-replies') this.cbs.replies.flush(sender);
     else if (tracked?.kind === 'management-replies') this.management.replies.flush(sender);
     else if (tracked?.kind === 'devicebound' || tracked?.kind === 'feedback') tracked.outgoing?.sendable();
+    else if (tracked?.kind === 'methods') this.methods.sendable(sender);
   }
 
   private onOutcome(ctx: EventContext, outcome: Outcome): void {
@@ -331,7 +390,19 @@ export class AmqpConnection {
     if (tracked.kind === 'cbs-replies') this.cbs.replies.remove(link as Sender);
     if (tracked.kind === 'management-replies') this.management.replies.remove(link as Sender);
     if (tracked.kind === 'devicebound' || tracked.kind === 'feedback') tracked.outgoing?.close();
+    if (tracked.kind === 'methods') this.methods.closed(link);
+    if (tracked.kind === 'twin') this.forgetTwinLink(link, tracked.channelKey);
     if ('identity' in tracked && tracked.identity !== undefined) this.releaseIfUnused(tracked.identity);
+  }
+
+  /** The twin channel loses the link; without any link left it stops (no more notifications). */
+  private forgetTwinLink(link: Link, channelKey: string): void {
+    const channel = this.twinChannels.get(channelKey);
+    if (!channel) return;
+    if (link.is_sender()) channel.detachSender();
+    for (const t of this.links.values()) if (t.kind === 'twin' && t.channelKey === channelKey) return;
+    channel.close();
+    this.twinChannels.delete(channelKey);
   }
 
   /** Ending a session ends its links without a detach for each. */

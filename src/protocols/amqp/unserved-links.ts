@@ -17,10 +17,8 @@ function featureOf(address: LinkAddress, clientReceives: boolean): string | unde
     case 'events':
       return clientReceives && address.moduleId !== undefined ? 'Module input messages' : undefined;
     case 'devicebound':
-      return undefined;
-    case 'twin':
-      return 'Device twins';
     case 'methods':
-      return 'Direct methods';
+    case 'twin':
+      return undefined;
   }
 }

@@ -9,7 +9,9 @@ import { c2dServiceRoutes } from './c2d-service-routes.js';
 import { consumerGroupRoutes } from './consumer-group-routes.js';
 import { deviceC2dRoutes } from './device-c2d-routes.js';
 import { deviceTelemetryRoutes } from './device-telemetry-routes.js';
+import { methodRoutes } from './method-routes.js';
 import { registryRoutes } from './registry-routes.js';
+import { twinRoutes } from './twin-routes.js';
 import { createUpgradeHandler, type WebSocketHandlers } from './websocket-upgrade.js';
 
 export interface HttpAdapterOptions {
@@ -68,6 +70,8 @@ export async function createHttpAdapter(options: HttpAdapterOptions): Promise<Ht
   await app.register(deviceTelemetryRoutes(options.hub));
   await app.register(deviceC2dRoutes(options.hub));
   await app.register(c2dServiceRoutes(options.hub));
+  await app.register(methodRoutes(options.hub));
+  await app.register(twinRoutes(options.hub));
   await app.ready();
 
   const httpServer = server!;

@@ -5,9 +5,11 @@ import type { DeviceIdentity } from '../../domain/device-identity.js';
 import { isHubError } from '../../domain/errors.js';
 import type { HubMessage } from '../../domain/message.js';
 import { C2dDelivery } from './c2d-delivery.js';
+import { TwinDesiredNotifications } from './twin-desired.js';
 import { dispatchPacket } from './handlers/index.js';
 import { InflightPublishes } from './inflight-publishes.js';
 import { KeepAlive } from './keep-alive.js';
+import { MethodCalls } from './method-calls.js';
 import type { MqttContext } from './mqtt-context.js';
 import type { MqttSession } from './mqtt-session.js';
 import { publishWill } from './will.js';
@@ -69,6 +71,9 @@ export class MqttConnection {
   readonly inflight: InflightPublishes;
   /** Cloud-to-device messages to the client, once it is a device with a C2D subscription. */
   readonly c2d = new C2dDelivery(this);
+  /** Direct method calls to the client, once it holds a methods subscription. */
+  readonly methods = new MethodCalls(this);
+  readonly twinDesired = new TwinDesiredNotifications(this);
   readonly #parser = createParser({ protocolVersion: 4 });
   /** Packets that arrived while the CONNECT was being processed; handled once it is accepted. */
   #pending: Packet[] = [];
@@ -141,6 +146,8 @@ export class MqttConnection {
     this.#pending = [];
     this.keepAlive.stop();
     this.c2d.stop();
+    this.methods.close();
+    this.twinDesired.stop();
     for (const cleanup of this.#cleanups.splice(0)) cleanup();
     this.ctx.open.delete(this);
     this.log[LOG_LEVEL[cause]]({ ...fields, cause, reason }, 'MQTT connection closed');

@@ -146,6 +146,8 @@ export async function handleConnect(connection: MqttConnection, packet: IConnect
   connection.connected();
   // A restored session may hold a C2D subscription: what was queued meanwhile goes out now.
   connection.c2d.start();
+  connection.methods.start();
+  connection.twinDesired.start();
 }
 
 function refuse(connection: MqttConnection, err: unknown): void {

@@ -2,6 +2,10 @@ import type { IPublishPacket } from 'mqtt-packet';
 import type { MqttConnection } from '../mqtt-connection.js';
 import { decodePropertyBag, PropertyBagError } from '../property-bag.js';
 import { telemetryMessage } from '../telemetry-message.js';
+import { handleMethodResponse } from '../method-calls.js';
+import { isMethodResponseTopic } from '../method-topics.js';
+import { handleTwinRequest } from '../twin-requests.js';
+import { TWIN_TOPIC_PREFIX } from '../twin-topics.js';
 import { parseTelemetryTopic, topicBelongsTo } from '../telemetry-topic.js';
 
 /**
@@ -12,6 +16,8 @@ import { parseTelemetryTopic, topicBelongsTo } from '../telemetry-topic.js';
 export function handlePublish(connection: MqttConnection, packet: IPublishPacket): void {
   const identity = connection.identity!;
   if (packet.qos === 2) return connection.close('protocol-error', 'a PUBLISH with QoS 2: IoT Hub accepts QoS 0 and 1');
+  if (packet.topic.startsWith(TWIN_TOPIC_PREFIX)) return handleTwinRequest(connection, packet);
+  if (isMethodResponseTopic(packet.topic)) return handleMethodResponse(connection, packet);
   const topic = parseTelemetryTopic(packet.topic);
   if (!topic) return connection.close('protocol-error', 'a PUBLISH to a topic this hub does not serve', { topic: excerpt(packet.topic) });
   if (!topicBelongsTo(topic, identity)) {

@@ -22,6 +22,8 @@ export function handleSubscribe(connection: MqttConnection, packet: ISubscribePa
     () => {
       connection.write({ cmd: 'suback', messageId: packet.messageId!, granted: accepted.map((a) => a.qos) });
       if (accepted.some((a) => a.kind === 'c2d')) connection.c2d.start();
+      if (accepted.some((a) => a.kind === 'methods')) connection.methods.start();
+      if (accepted.some((a) => a.kind === 'twinDesired')) connection.twinDesired.start();
     },
     (err: unknown) => connection.close('hub-error', 'could not store the session', { err }),
   );

@@ -12,6 +12,8 @@ export function handleUnsubscribe(connection: MqttConnection, packet: IUnsubscri
     const kind = classifyFilter(topic, connection.identity!);
     if (kind !== undefined) session.delete(kind);
     if (kind === 'c2d') connection.c2d.stop();
+    if (kind === 'methods') connection.methods.stopServing();
+    if (kind === 'twinDesired') connection.twinDesired.stop();
   }
   session.save().then(
     () => connection.write({ cmd: 'unsuback', messageId: packet.messageId!, granted: [] }),
