@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config.js';
 import { DataDirError } from '../data-dir.js';
 import { CliError } from './cli-error.js';
-import { C2D_USAGE, CONNECTION_STRING_USAGE, CONSUMER_GROUP_USAGE, DEVICE_USAGE, METHOD_USAGE, MONITOR_USAGE, SEND_USAGE, START_USAGE } from './usage.js';
+import { C2D_USAGE, CONNECTION_STRING_USAGE, CONSUMER_GROUP_USAGE, DEVICE_USAGE, METHOD_USAGE, MONITOR_USAGE, QUERY_USAGE, SEND_USAGE, START_USAGE, TWIN_USAGE } from './usage.js';
 
 const USAGE = `Lazuli, a self-hostable IoT hub wire-compatible with Azure IoT Hub.
 
@@ -20,6 +20,10 @@ ${C2D_USAGE}
 
 ${METHOD_USAGE}
 
+${TWIN_USAGE}
+
+${QUERY_USAGE}
+
 ${CONSUMER_GROUP_USAGE}
 
 lazuli --version | --help`;
@@ -34,6 +38,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   monitor: async () => (await import('./monitor-command.js')).monitorCommand,
   c2d: async () => (await import('./c2d-command.js')).c2dCommand,
   method: async () => (await import('./method-command.js')).methodCommand,
+  twin: async () => (await import('./twin-command.js')).twinCommand,
+  query: async () => (await import('./twin-command.js')).queryCommand,
   'consumer-group': async () => (await import('./consumer-group-command.js')).consumerGroupCommand,
 };
 

@@ -46,3 +46,16 @@ export const METHOD_USAGE = `lazuli method invoke ID METHOD [--module MID] [--pa
   Calls a direct method on a device (or module) of the running hub of --data-dir, like az iot hub
   invoke-device-method, and prints {"status", "payload"} as the device answered. --timeout: seconds to wait for the
   answer (5-300); --connect-timeout: seconds to wait for the device to connect (0-300).`;
+
+export const TWIN_USAGE = `lazuli twin show ID [--module MID] [--json]
+lazuli twin update-desired ID [--module MID] JSON [--etag E] [--json]
+lazuli twin tags ID [--module MID] JSON [--etag E] [--json]
+  Device (or module) twins as a back end on the running hub of --data-dir, like az iot hub device-twin.
+  show prints the twin as indented JSON (one line with --json). update-desired merges JSON into the desired
+  properties and prints their new $version; tags merges JSON into the tags and prints them. A null removes a key.
+  --etag E (as show prints it) refuses the change if the twin changed since; --json prints the whole new twin.`;
+
+export const QUERY_USAGE = `lazuli query 'SELECT ...' [--page-size N] [--json]
+  Runs an IoT Hub query (SELECT * FROM devices WHERE tags.site = 'x', FROM devices.modules, COUNT() ...) on the
+  running hub of --data-dir, fetching every page (N results a request, 100 by default), and prints a JSON line per
+  result; --json prints one JSON array instead.`;
