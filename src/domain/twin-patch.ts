@@ -15,7 +15,9 @@ export const DEFAULT_TWIN_LIMITS: TwinLimits = { maxDesiredBytes: 32 * 1024, max
 
 const MAX_KEY_BYTES = 1024;
 const MAX_STRING_BYTES = 4096;
-const MAX_SAFE_TWIN_INTEGER = 4503599627370495;
+// Azure's integer range: -4503599627370496 to 4503599627370495.
+const MAX_TWIN_INTEGER = 4503599627370495;
+const MIN_TWIN_INTEGER = -4503599627370496;
 // Keys may not hold '.', '$', ' ' or control characters (C0 and C1).
 const BAD_KEY = /[.$ \u0000-\u001f\u007f-\u009f]/;
 
@@ -26,7 +28,8 @@ export function isJsonObject(value: unknown): value is JsonObject {
 /** Checks a patch (or a whole section) against Azure's rules for keys, values and depth. Throws ArgumentInvalid. */
 export function validateTwinObject(value: unknown, what: string, maxDepth: number): asserts value is JsonObject {
   if (!isJsonObject(value)) throw invalid(`${what} must be a JSON object`);
-  walk(value, what, 1, maxDepth);
+  // The root is depth 0: Azure's own valid example nests ten objects below the section root.
+  walk(value, what, 0, maxDepth);
 }
 
 function walk(object: JsonObject, path: string, depth: number, maxDepth: number): void {
@@ -41,7 +44,7 @@ function walk(object: JsonObject, path: string, depth: number, maxDepth: number)
 
 function checkValue(value: JsonValue, path: string, depth: number, maxDepth: number): void {
   if (typeof value === 'string' && Buffer.byteLength(value) > MAX_STRING_BYTES) throw invalid(`${path}: strings are 4 KB at most`);
-  if (typeof value === 'number' && (!Number.isFinite(value) || (Number.isInteger(value) && Math.abs(value) > MAX_SAFE_TWIN_INTEGER))) {
+  if (typeof value === 'number' && (!Number.isFinite(value) || (Number.isInteger(value) && (value > MAX_TWIN_INTEGER || value < MIN_TWIN_INTEGER)))) {
     throw invalid(`${path}: the number is out of range`);
   }
   if (Array.isArray(value)) for (const [i, item] of value.entries()) checkValue(item, `${path}[${i}]`, depth + 1, maxDepth);
@@ -88,6 +91,20 @@ function patchMetadata(metadata: JsonObject, patch: JsonObject, stamp: JsonObjec
     else result[key] = { ...stamp };
   }
   return result;
+}
+
+/**
+ * What a device that merges patches must be told when `previous` is replaced by `next`: `next`, plus `null` for
+ * every key (at any depth) that `next` no longer has.
+ */
+export function replacementPatch(previous: JsonObject, next: JsonObject): JsonObject {
+  const patch: JsonObject = structuredClone(next);
+  for (const [key, old] of Object.entries(previous)) {
+    const now = next[key];
+    if (now === undefined) patch[key] = null;
+    else if (isJsonObject(old) && isJsonObject(now)) patch[key] = replacementPatch(old, now);
+  }
+  return patch;
 }
 
 /** Bytes of a section as Azure bounds it (its JSON, without `$version` and `$metadata`). */

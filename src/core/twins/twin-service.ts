@@ -1,7 +1,7 @@
 import { identityKey } from '../../domain/device-identity.js';
 import { HubError, isHubError } from '../../domain/errors.js';
 import { normaliseIfMatch, type DeviceRecord, type ModuleRecord } from '../../domain/identity.js';
-import { isJsonObject, mergePatch, patchSection, replaceSection, sectionBytes, validateTwinObject, type TwinLimits } from '../../domain/twin-patch.js';
+import { isJsonObject, mergePatch, patchSection, replacementPatch, replaceSection, sectionBytes, validateTwinObject, type TwinLimits } from '../../domain/twin-patch.js';
 import { versionOfTwinEtag, type JsonObject, type TwinRecord, type TwinTarget } from '../../domain/twin.js';
 import type { MessageBus } from '../../ports/message-bus.js';
 import type { RegistryStore } from '../../ports/registry-store.js';
@@ -63,9 +63,9 @@ export class TwinService {
     const { tags, desired } = this.serviceInput(body);
     const identity = await this.identity(target);
     const at = this.timestamp();
-    let removed: JsonObject = {};
+    let announced: JsonObject = {};
     const twin = await this.update(target, expectedOf(ifMatch), (current) => {
-      removed = Object.fromEntries(Object.keys(current.desired.properties).map((k) => [k, null]));
+      announced = replacementPatch(current.desired.properties, desired ?? {});
       return {
         ...current,
         version: current.version + 1,
@@ -73,8 +73,8 @@ export class TwinService {
         desired: this.checkedSection(replaceSection(current.desired, desired ?? {}, at, true), 'desired'),
       };
     });
-    // Devices merge what they are told: keys the replacement dropped are sent as null.
-    this.announce(target, { ...removed, ...(desired ?? {}) }, twin.desired.version);
+    // Devices merge what they are told: keys the replacement dropped, at any depth, are sent as null.
+    this.announce(target, announced, twin.desired.version);
     return this.view(twin, identity);
   }
 
@@ -119,14 +119,14 @@ export class TwinService {
   }
 
   private async current(target: TwinTarget): Promise<TwinRecord> {
-    return (await this.store.get(target)) ?? emptyTwin(target, this.timestamp());
+    return (await this.store.get(target)) ?? emptyTwin(target);
   }
 
   /** Compare-and-swap rounds; with an expected version only one, which must match. */
   private async update(target: TwinTarget, expected: number | undefined, change: (current: TwinRecord) => TwinRecord): Promise<TwinRecord> {
     for (let attempt = 1; ; attempt++) {
       const stored = await this.store.get(target);
-      const current = stored ?? emptyTwin(target, this.timestamp());
+      const current = stored ?? emptyTwin(target);
       if (expected !== undefined && expected !== current.version) throw preconditionFailed();
       const next = change(current);
       try {

@@ -39,8 +39,14 @@ export function twinView(twin: TwinRecord, identity: DeviceRecord | ModuleRecord
 
 export type TwinView = ReturnType<typeof twinView>;
 
-/** A twin nobody wrote yet: empty sections at version 1, as a new device's twin is in Azure. */
-export function emptyTwin(target: { deviceId: string; moduleId?: string }, at: string): TwinRecord {
+/** `$lastUpdated` of what was never written, in the millisecond form of every other stamp. */
+const NEVER_UPDATED = '0001-01-01T00:00:00.000Z';
+
+/**
+ * A twin nobody wrote yet: empty sections at version 1, as a new device's twin is in Azure. Its sections carry a fixed
+ * "never" stamp (the registry keeps no creation time), so reads of an unwritten twin all look the same.
+ */
+export function emptyTwin(target: { deviceId: string; moduleId?: string }, at: string = NEVER_UPDATED): TwinRecord {
   const section = (): TwinSection => ({ properties: {}, version: 1, metadata: { $lastUpdated: at } });
   return { ...target, version: 1, tags: {}, desired: section(), reported: section() };
 }

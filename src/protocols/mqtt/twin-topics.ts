@@ -13,14 +13,16 @@ export const TWIN_TOPIC_PREFIX = '$iothub/twin/';
 export function parseTwinRequest(topic: string): TwinRequest | undefined {
   const match = REQUEST.exec(topic);
   if (!match) return undefined;
-  const rid = new URLSearchParams(match[2] ?? '').get('$rid');
-  if (rid === null || rid === '') return undefined;
+  // Kept as it appears in the topic, not decoded: decoding and re-encoding would change ids like `x%2fy` or `a%20b`.
+  const rid = (match[2] ?? '').split('&').find((p) => p.startsWith('$rid='))?.slice('$rid='.length);
+  if (rid === undefined || rid === '') return undefined;
   return { operation: match[1] === 'GET' ? 'get' : 'patch-reported', rid };
 }
 
 /** `$iothub/twin/res/{status}/?$rid={rid}[&$version={version}]`; the rid as the device sent it. */
 export function twinResponseTopic(status: number, rid: string, version?: number): string {
-  const query = `$rid=${encodeURIComponent(rid)}${version === undefined ? '' : `&$version=${version}`}`;
+  // Wildcards and NUL may not appear in a topic name; a device that sent them gets them encoded.
+  const query = `$rid=${rid.replace(/[+#\u0000]/g, encodeURIComponent)}${version === undefined ? '' : `&$version=${version}`}`;
   return `$iothub/twin/res/${status}/?${query}`;
 }
 
