@@ -72,6 +72,34 @@ async function withDevice(deviceId: string, run: (h: AdapterHarness, client: Mqt
 const FRESH = '{"desired":{"$version":1},"reported":{"$version":1}}';
 
 describe('MQTT twin requests', () => {
+  test('reported patches issued across event-loop turns, each while earlier ones are still being written, land in order', async () => {
+    await withDevice('t-order-turns', async (h) => {
+      const target = { deviceId: 't-order-turns' };
+      const writes: Array<Promise<number>> = [];
+      for (let i = 0; i < 60; i++) {
+        writes.push(h.hub.twins.updateReported(target, { seq: i }));
+        if (i % 3 === 2) await new Promise((resolve) => setImmediate(resolve));
+      }
+      const versions = await Promise.all(writes);
+      assert.deepEqual(versions, Array.from({ length: 60 }, (_, i) => i + 2), 'each patch got the next version, in the order issued');
+      assert.equal((await h.hub.twins.get(target)).properties.reported.seq, 59);
+    });
+  });
+
+  test('reported patches sent back to back are applied in the order sent, one version each', async () => {
+    await withDevice('t-order', async (h, client) => {
+      await subscribe(client, RESPONSES);
+      for (let i = 0; i < 20; i++) patchReported(client, `r${i}`, { seq: i, [`k${i % 3}`]: i });
+      const answers: string[] = [];
+      for (let i = 0; i < 20; i++) answers.push((await response(client)).topic);
+      assert.deepEqual(answers, Array.from({ length: 20 }, (_, i) => `$iothub/twin/res/204/?$rid=r${i}&$version=${i + 2}`));
+      const twin = await h.hub.twins.get({ deviceId: 't-order' });
+      assert.equal(twin.properties.reported.seq, 19, 'the last patch sent is the one that stays');
+      assert.deepEqual([twin.properties.reported.k0, twin.properties.reported.k1, twin.properties.reported.k2], [18, 19, 17]);
+      assert.equal(twin.properties.reported.$version, 21);
+    });
+  });
+
   test('without a $iothub/twin/res/# subscription a GET gets no answer', async () => {
     await withDevice('t-nosub', async (_h, client) => {
       get(client, '1');

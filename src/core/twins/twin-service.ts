@@ -28,6 +28,9 @@ export function desiredSubject(target: TwinTarget): string {
  * in a cluster the node holding the device hears it). Every write is a compare-and-swap on the twin's version.
  */
 export class TwinService {
+  /** The write each twin is waiting on, so writes to one twin run one after another, in the order they came. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly store: TwinStore,
     private readonly registry: RegistryStore,
@@ -122,8 +125,28 @@ export class TwinService {
     return (await this.store.get(target)) ?? emptyTwin(target);
   }
 
+  /**
+   * Writes to one twin are queued in this node: a device with several reported patches in flight gets them applied
+   * in the order it sent them (racing compare-and-swap rounds would apply a loser after a later patch, and cost a
+   * read and a retry each). Writers on other nodes still meet at the compare-and-swap.
+   */
+  private update(target: TwinTarget, expected: number | undefined, change: (current: TwinRecord) => TwinRecord): Promise<TwinRecord> {
+    const key = identityKey(target.deviceId, target.moduleId);
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const run = previous.then(
+      () => this.compareAndSwap(target, expected, change),
+      () => this.compareAndSwap(target, expected, change),
+    );
+    const settled = run.catch(() => undefined);
+    this.queues.set(key, settled);
+    void settled.then(() => {
+      if (this.queues.get(key) === settled) this.queues.delete(key);
+    });
+    return run;
+  }
+
   /** Compare-and-swap rounds; with an expected version only one, which must match. */
-  private async update(target: TwinTarget, expected: number | undefined, change: (current: TwinRecord) => TwinRecord): Promise<TwinRecord> {
+  private async compareAndSwap(target: TwinTarget, expected: number | undefined, change: (current: TwinRecord) => TwinRecord): Promise<TwinRecord> {
     for (let attempt = 1; ; attempt++) {
       const stored = await this.store.get(target);
       const current = stored ?? emptyTwin(target);
