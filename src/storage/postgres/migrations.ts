@@ -128,4 +128,32 @@ export const postgresMigrations: readonly PostgresMigration[] = [
       CREATE INDEX twins_reported_query ON twins USING gin (reported_query);
     `,
   },
+  {
+    version: 4,
+    name: 'mqtt sessions',
+    // As SQLite's migration 2: the subscriptions of clean-session-off MQTT clients, a json array of {topic, qos} in
+    // the order saved. updated_at is ms since the epoch.
+    sql: `
+      CREATE TABLE mqtt_sessions (
+        client_id     text COLLATE "C" PRIMARY KEY,
+        subscriptions json NOT NULL,
+        updated_at    bigint NOT NULL
+      );
+    `,
+  },
+  {
+    version: 5,
+    name: 'consumer groups',
+    // As SQLite's migration 3: names compare case-insensitively, so the key is the unique index on lower(name), and
+    // the name is kept as first spelled. name is COLLATE "C" so lower() folds ASCII only (as SQLite's NOCASE), not
+    // per the database's locale; queries must fold their argument under "C" too to use the index and agree with it.
+    // created_at is the ISO 8601 text the caller gave. $Default always exists and has no row.
+    sql: `
+      CREATE TABLE consumer_groups (
+        name       text COLLATE "C" NOT NULL,
+        created_at text NOT NULL
+      );
+      CREATE UNIQUE INDEX consumer_groups_lower_name ON consumer_groups (lower(name));
+    `,
+  },
 ];
