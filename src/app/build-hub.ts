@@ -5,17 +5,9 @@ import { createAmqpAdapter } from '../protocols/amqp/amqp-adapter.js';
 import { createHttpAdapter } from '../protocols/http/http-adapter.js';
 import { createMqttAdapter } from '../protocols/mqtt/mqtt-adapter.js';
 import { startListeners } from '../protocols/listener/tls-listener.js';
-import { openSqliteDatabase } from '../storage/sqlite/database.js';
-import { SqliteRegistryStore } from '../storage/sqlite/sqlite-registry-store.js';
-import { SqliteConsumerGroupStore } from '../storage/sqlite/sqlite-consumer-group-store.js';
-import { SqliteMqttSessionStore } from '../storage/sqlite/sqlite-mqtt-session-store.js';
-import { SqliteC2dStore } from '../storage/sqlite/sqlite-c2d-store.js';
-import { SqliteTwinStore } from '../storage/sqlite/sqlite-twin-store.js';
-import { LocalBus } from '../fabric/local/local-bus.js';
-import { SqliteTelemetryLog } from '../storage/sqlite/sqlite-telemetry-log.js';
-import { telemetryMigrations } from '../storage/sqlite/telemetry-migrations.js';
+import { openBackends } from './backends.js';
 import { ConfigError, DEFAULTS, type StartConfig } from './config.js';
-import { databasePath, telemetryDatabasePath, ensureDataDir, loadOrCreatePolicies, readSettings, writeSettings, type HubSettings } from './data-dir.js';
+import { ensureDataDir, loadOrCreatePolicies, readSettings, writeSettings, type HubSettings } from './data-dir.js';
 import { ensureCertificates } from './tls/certificates.js';
 
 export interface RunningHub {
@@ -43,18 +35,21 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
     ...(config.tlsCert && config.tlsKey ? { certFile: config.tlsCert, keyFile: config.tlsKey } : {}),
   });
 
-  const db = openSqliteDatabase(databasePath(config.dataDir));
-  const registryStore = new SqliteRegistryStore(db);
-  const consumerGroupStore = new SqliteConsumerGroupStore(db);
-  const telemetryLog = new SqliteTelemetryLog(openSqliteDatabase(telemetryDatabasePath(config.dataDir), { migrations: telemetryMigrations }), {
-    partitionCount: partitions,
-    retention: { maxAgeMs: config.retentionHours * 3_600_000, maxBytesPerPartition: config.retentionMbPerPartition * 1024 * 1024 },
-  });
+  const backends = await openBackends(
+    {
+      dataDir: config.dataDir,
+      hubName: name,
+      partitions,
+      retention: { maxAgeMs: config.retentionHours * 3_600_000, maxBytesPerPartition: config.retentionMbPerPartition * 1024 * 1024 },
+      ...(config.store === undefined ? {} : { store: config.store }),
+      ...(config.log === undefined ? {} : { log: config.log }),
+      ...(config.bus === undefined ? {} : { bus: config.bus }),
+    },
+    logger,
+  );
+  const { registryStore, consumerGroupStore, c2dStore, twinStore, telemetryLog, bus } = backends;
   const retention = startRetention(telemetryLog, logger);
   const createdAt = previous?.createdAt ?? new Date().toISOString();
-  const bus = new LocalBus();
-  const c2dStore = new SqliteC2dStore(db);
-  const twinStore = new SqliteTwinStore(db);
   const hub = createHub({
     info: { name, hostname: config.hostname, createdAt },
     policies,
@@ -70,7 +65,7 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
     backgroundFailed: (err, what) => logger.error({ err }, `${what} failed`),
   });
   await hub.c2d.start();
-  const mqtt = createMqttAdapter({ hub, logger, sessions: new SqliteMqttSessionStore(db) });
+  const mqtt = createMqttAdapter({ hub, logger, sessions: backends.mqttSessions });
   const amqp = createAmqpAdapter({ hub, logger });
   const http = await createHttpAdapter({
     hub,
@@ -96,10 +91,7 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
     await Promise.all([http.close(), mqtt.close(), amqp.close()]);
     clearInterval(retention);
     await hub.c2d.stop();
-    await c2dStore.close();
-    await twinStore.close();
-    await telemetryLog.close();
-    await registryStore.close();
+    await backends.close();
     throw err;
   }
 
@@ -126,11 +118,8 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
       await Promise.all([http.close(), mqtt.close(), amqp.close()]);
       clearInterval(retention);
       await hub.c2d.stop();
-      // Commits what closing connections gave back (locks released) before the database closes.
-      await c2dStore.close();
-      await twinStore.close();
-      await telemetryLog.close();
-      await registryStore.close();
+      // Commits what closing connections gave back (locks released) before the databases close.
+      await backends.close();
     },
   };
 }

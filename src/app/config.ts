@@ -28,6 +28,12 @@ export interface StartConfig {
   c2d: C2dConfig;
   /** ...and the feedback to back ends. */
   feedback: FeedbackConfig;
+  /** `postgres://…`: registry, twins, C2D and sessions in PostgreSQL (scale-out); SQLite in the data dir otherwise. */
+  store?: string;
+  /** `nats://…`: telemetry partitions in NATS JetStream (scale-out); SQLite in the data dir otherwise. */
+  log?: string;
+  /** `nats://…`: the bus between nodes; follows `log` unless given; in-process otherwise. */
+  bus?: string;
 }
 
 export interface C2dConfig {
@@ -87,6 +93,9 @@ export const START_FLAGS = {
   'c2d-max-delivery-count': 'LAZULI_C2D_MAX_DELIVERY_COUNT',
   'c2d-lock-seconds': 'LAZULI_C2D_LOCK_SECONDS',
   'feedback-interval-seconds': 'LAZULI_FEEDBACK_INTERVAL_SECONDS',
+  store: 'LAZULI_STORE',
+  log: 'LAZULI_LOG',
+  bus: 'LAZULI_BUS',
 } as const;
 
 export type StartFlag = keyof typeof START_FLAGS;
@@ -126,8 +135,25 @@ export function resolveStartConfig(flags: Partial<Record<StartFlag, string>>, en
   const key = get('tls-key');
   if ((cert === undefined) !== (key === undefined)) throw new ConfigError('--tls-cert and --tls-key go together');
   if (cert !== undefined && key !== undefined) Object.assign(config, { tlsCert: cert, tlsKey: key });
+  const store = get('store');
+  if (store !== undefined) config.store = backendUrl(store, ['postgres:', 'postgresql:'], 'store');
+  const log = get('log');
+  if (log !== undefined) config.log = backendUrl(log, ['nats:'], 'log');
+  const bus = get('bus') ?? log;
+  if (bus !== undefined) config.bus = backendUrl(bus, ['nats:'], 'bus');
   if (!isHostname(config.hostname)) throw new ConfigError(`--hostname "${config.hostname}" is not a DNS name or IP address`);
   return config;
+}
+
+function backendUrl(text: string, protocols: readonly string[], flag: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`--${flag} must be a URL (${protocols[0]}//HOST:PORT...), not "${text}"`);
+  }
+  if (!protocols.includes(url.protocol)) throw new ConfigError(`--${flag} must be a ${protocols[0]}// URL, not "${text}"`);
+  return text;
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

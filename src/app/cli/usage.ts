@@ -3,7 +3,11 @@ export const START_USAGE = `lazuli start [--data-dir DIR] [--name HUB] [--hostna
              [--mqtt-port 8883] [--amqp-port 5671] [--https-port 443] [--partitions 4]
              [--log-level info] [--tls-cert FILE --tls-key FILE] [--max-message-bytes 262144]
              [--retention-hours 24] [--retention-mb-per-partition 1024]
-  Runs the hub in the foreground. Each flag may also be given as LAZULI_<FLAG> (LAZULI_DATA_DIR, LAZULI_HOSTNAME, ...).
+             [--c2d-max-queue-depth 50] [--c2d-max-message-bytes 65536] [--c2d-ttl-seconds 3600]
+             [--c2d-max-delivery-count 10] [--c2d-lock-seconds 60] [--feedback-interval-seconds 15]
+             [--store postgres://USER@HOST:PORT/DB[?schema=NAME]] [--log nats://HOST:PORT] [--bus nats://HOST:PORT]
+  Runs the hub in the foreground. --store and --log put state in PostgreSQL and telemetry in NATS JetStream so that
+  several nodes started with copies of one data dir serve one hub (--bus follows --log). Each flag may also be given as LAZULI_<FLAG> (LAZULI_DATA_DIR, LAZULI_HOSTNAME, ...).
   Ready when GET https://HOST:HTTPS_PORT/health answers 200.`;
 
 export const CONNECTION_STRING_USAGE = `lazuli connection-string [--data-dir DIR] [--policy NAME] [--eventhub] [--device ID [--module ID]]

@@ -1,0 +1,165 @@
+// Two hub nodes as separate processes on PostgreSQL + NATS JetStream: any node serves any request. A device on node
+// B gets a C2D message sent through node A, answers a method invoked through A, and its telemetry is read through A.
+import assert from 'node:assert/strict';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import mqtt from 'mqtt';
+import rhea from 'rhea';
+import pg from 'pg';
+import type { SharedAccessPolicy } from '../../src/domain/permissions.js';
+import { createSasToken } from '../../src/domain/sas.js';
+import { startHubProcess, type HubProcess } from '../support/hub-process.js';
+import { rawRequest } from '../support/https-client.js';
+import { once, openRaw, putToken } from '../support/amqp-test-client.js';
+import { connectNats, NATS_SERVER } from '../support/nats.js';
+import { POSTGRES_URL, postgresUnavailable } from '../support/postgres.js';
+import { seededDataDir } from '../support/test-ca.js';
+
+const EPHEMERAL = ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'];
+const API = '?api-version=2021-04-12';
+
+async function unavailable(): Promise<string | undefined> {
+  const why = await postgresUnavailable();
+  if (why) return why;
+  const nats = await connectNats();
+  await nats.nc?.close();
+  return nats.unavailable;
+}
+
+const why = await unavailable();
+
+describe('two nodes on PostgreSQL and NATS', { concurrency: false }, () => {
+  if (why !== undefined) {
+    test('PostgreSQL and NATS are reachable', (t) => {
+      if (process.env.CI === 'true') assert.fail(why);
+      t.skip(why);
+    });
+    return;
+  }
+
+  const suffix = randomBytes(4).toString('hex');
+  const hubName = `cluster-${suffix}`;
+  const schema = `lazuli_cluster_${suffix}`;
+  const backend = ['--store', `${POSTGRES_URL}?schema=${schema}`, '--log', `nats://${NATS_SERVER.replace(/^nats:\/\//, '')}`];
+  const dirA = seededDataDir('lazuli-node-a-');
+  const dirB = `${dirA}-b`;
+  let a: HubProcess;
+  let b: HubProcess;
+  let owner: SharedAccessPolicy;
+  let deviceKey: string;
+
+  const serviceToken = () => createSasToken({ resource: 'localhost', keyBase64: owner.primaryKey, keyName: owner.name, expiry: Date.now() / 1000 + 600, encode: false });
+  const rest = (node: HubProcess, method: string, path: string, body?: unknown) =>
+    rawRequest({
+      port: node.settings.ports.https,
+      ca: node.ca,
+      method,
+      path: path + API,
+      headers: { authorization: serviceToken(), 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+
+  before(async () => {
+    a = await startHubProcess(dirA, ['--name', hubName, ...EPHEMERAL, ...backend]);
+    // A copy of the data dir shares the CA, certificate, keys and hub name; everything else is in the backends.
+    cpSync(dirA, dirB, { recursive: true });
+    b = await startHubProcess(dirB, [...EPHEMERAL, ...backend]);
+    owner = (JSON.parse(readFileSync(join(dirA, 'policies.json'), 'utf8')) as SharedAccessPolicy[]).find((p) => p.name === 'iothubowner')!;
+  });
+
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    rmSync(dirA, { recursive: true, force: true });
+    rmSync(dirB, { recursive: true, force: true });
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
+    const nats = await connectNats();
+    if (nats.nc) {
+      const jsm = await nats.nc.jetstreamManager();
+      for await (const stream of jsm.streams.list()) if (stream.config.name.startsWith(`lazuli-${hubName}`)) await jsm.streams.delete(stream.config.name);
+      await nats.nc.close();
+    }
+  });
+
+  test('a device created through node A is served by node B', async () => {
+    const created = await rest(a, 'PUT', '/devices/roamer', { deviceId: 'roamer' });
+    assert.equal(created.status, 200, created.text);
+    deviceKey = created.json().authentication.symmetricKey.primaryKey;
+    const seen = await rest(b, 'GET', '/devices/roamer');
+    assert.equal(seen.status, 200, seen.text);
+    assert.equal(seen.json().generationId, created.json().generationId);
+  });
+
+  test('C2D sent through A reaches the device on B; a method invoked through A is answered by it; its telemetry is read through A', async () => {
+    const password = createSasToken({ resource: 'localhost/devices/roamer', keyBase64: deviceKey, expiry: Date.now() / 1000 + 600 });
+    const device = await mqtt.connectAsync(`mqtts://127.0.0.1:${b.settings.ports.mqtt}`, {
+      clientId: 'roamer',
+      username: 'localhost/roamer/?api-version=2021-04-12',
+      password,
+      ca: b.ca,
+      servername: 'localhost',
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    });
+    try {
+      await device.subscribeAsync(['devices/roamer/messages/devicebound/#', '$iothub/methods/POST/#'], { qos: 1 });
+      const received = new Promise<{ topic: string; payload: string }>((resolve) => {
+        device.on('message', (topic, payload) => {
+          if (topic.startsWith('devices/roamer/messages/devicebound/')) resolve({ topic, payload: payload.toString() });
+          const call = /^\$iothub\/methods\/POST\/([^/]+)\/\?\$rid=(.+)$/.exec(topic);
+          if (call) void device.publishAsync(`$iothub/methods/res/200/?$rid=${call[2]}`, JSON.stringify({ answeredBy: 'B', method: call[1] }));
+        });
+      });
+
+      // C2D through node A's AMQP service endpoint.
+      const service = await openRaw(a.settings.ports.amqp, a.ca);
+      assert.equal((await putToken(service, 'localhost', serviceToken())).application_properties?.['status-code'], 200);
+      const sender = service.open_sender({ target: { address: '/messages/devicebound' } });
+      await once(sender, 'sendable');
+      sender.send({ to: '/devices/roamer/messages/devicebound', message_id: 'cross-node', body: rhea.message.data_section(Buffer.from('from A')) });
+      const c2d = await Promise.race([received, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no C2D on node B within 10 s')), 10_000))]);
+      assert.equal(c2d.payload, 'from A');
+      assert.match(c2d.topic, /%24\.mid=cross-node/);
+      service.close();
+
+      // A direct method through node A's REST API.
+      const call = await rest(a, 'POST', '/twins/roamer/methods', { methodName: 'where', payload: {}, responseTimeoutInSeconds: 10 });
+      assert.equal(call.status, 200, call.text);
+      assert.deepEqual(call.json(), { status: 200, payload: { answeredBy: 'B', method: 'where' } });
+
+      // Telemetry into node B, read through node A's Event Hub-compatible endpoint.
+      await device.publishAsync('devices/roamer/messages/events/', 'hello from B', { qos: 1 });
+    } finally {
+      await device.endAsync();
+    }
+    const consumer = await openRaw(a.settings.ports.amqp, a.ca);
+    const ehToken = createSasToken({ resource: `sb://localhost/${hubName}`, keyBase64: owner.primaryKey, keyName: owner.name, expiry: Date.now() / 1000 + 600, encode: false });
+    const bodies: string[] = [];
+    for (let partition = 0; partition < 4 && !bodies.includes('hello from B'); partition++) {
+      const reply = await putToken(consumer, `sb://localhost/${hubName}`, ehToken);
+      assert.equal(reply.application_properties?.['status-code'], 200);
+      const receiver = consumer.open_receiver({ source: { address: `${hubName}/ConsumerGroups/$Default/Partitions/${partition}` } });
+      await once(receiver, 'receiver_open');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1500);
+        receiver.on('message', (ctx) => {
+          const body = ctx.message?.body as { content?: Buffer } | Buffer | string | undefined;
+          const text = Buffer.isBuffer(body) ? body.toString() : typeof body === 'string' ? body : body?.content?.toString() ?? '';
+          bodies.push(text);
+          if (text === 'hello from B') {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      receiver.close();
+    }
+    consumer.close();
+    assert.ok(bodies.includes('hello from B'), `read through A: ${JSON.stringify(bodies)}`);
+  });
+});
