@@ -124,6 +124,26 @@ describe('JetStreamTelemetryLog', () => {
       }
     }));
 
+  test('a listener hears appends another process made (another hub node), with their sequence numbers', (t) =>
+    withLog(t, { partitionCount: 2 }, async (first, _nc, prefix) => {
+      const otherConnection = await connectNats();
+      const second = await JetStreamTelemetryLog.open(otherConnection.nc!, { partitionCount: 2, prefix });
+      const heard: string[] = [];
+      const stop = first.onAppended((partition, sequenceNumber) => heard.push(`${partition}:${sequenceNumber}`));
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 300)); // the watch's consumers start
+        await second.append({ partition: 1, payload: Buffer.from('from the other node') });
+        await second.append({ partition: 0, payload: Buffer.from('and another') });
+        const deadline = Date.now() + 3000;
+        while (heard.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.deepEqual(heard.sort(), ['0:0', '1:0']);
+      } finally {
+        stop();
+        await second.close();
+        await otherConnection.nc?.close();
+      }
+    }));
+
   test('reading more than one request window returns every event in order', (t) =>
     withLog(t, { partitionCount: 1 }, async (log) => {
       await Promise.all(Array.from({ length: 700 }, (_, i) => log.append({ partition: 0, payload: Buffer.from(String(i)) })));

@@ -1,4 +1,5 @@
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import { watchAppends } from './append-watch.js';
 import type { LogAppend, LogEvent, PartitionInfo, RetentionPolicy, StartPosition, TelemetryLog } from '../../ports/telemetry-log.js';
 import { getStored, type GetRequest, type Stored } from './direct-get.js';
 import { eventHeaders, storedTime, toEvent } from './telemetry-message.js';
@@ -65,6 +66,7 @@ export class JetStreamTelemetryLog implements TelemetryLog {
   readonly #timeoutMs: number;
   readonly #listeners = new Set<(partition: number, lastSequenceNumber: number) => void>();
   #inFlight = 0;
+  #unwatch: (() => void) | undefined;
   #idle: (() => void) | undefined;
   #closed = false;
 
@@ -191,9 +193,24 @@ export class JetStreamTelemetryLog implements TelemetryLog {
     };
   }
 
+  /** Listeners hear this process's appends at once and other processes' (other hub nodes') as JetStream stores them. */
   onAppended(listener: (partition: number, lastSequenceNumber: number) => void): () => void {
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    this.#unwatch ??= watchAppends(
+      this.#js,
+      Array.from({ length: this.partitionCount }, (_, p) => this.#streams.stream(p)),
+      (partition, sequenceNumber) => this.#notify(partition, sequenceNumber),
+      () => undefined,
+    );
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) this.#stopWatching();
+    };
+  }
+
+  #stopWatching(): void {
+    this.#unwatch?.();
+    this.#unwatch = undefined;
   }
 
   /**
@@ -214,6 +231,7 @@ export class JetStreamTelemetryLog implements TelemetryLog {
     this.#closed = true;
     if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     this.#listeners.clear();
+    this.#stopWatching();
   }
 
   async #enforce(partition: number, now: number): Promise<number> {
