@@ -14,6 +14,7 @@ import { DEFAULT_FEEDBACK_SETTINGS, FeedbackService, type FeedbackSettings } fro
 import { ConsumerGroupService } from './eventhub/consumer-group-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { ConnectionRegistry } from './connections/connection-registry.js';
+import { ClusterConnections } from './connections/cluster-connections.js';
 import { DeviceConnectService } from './connections/device-connect-service.js';
 import { RegistryService } from './registry/registry-service.js';
 import { TelemetryService } from './telemetry/telemetry-service.js';
@@ -62,7 +63,10 @@ export interface HubDependencies {
 
 export function createHub(deps: HubDependencies): Hub {
   const now = deps.now ?? Date.now;
-  const connections = new ConnectionRegistry(now);
+  // The cluster link needs the registry and the registry announces through it: the arrow closes the loop lazily.
+  let cluster: ClusterConnections | undefined;
+  const connections = new ConnectionRegistry(now, (key) => cluster?.attached(key));
+  cluster = new ClusterConnections(connections, deps.bus);
   const failed = deps.backgroundFailed ?? (() => undefined);
   const feedback = new FeedbackService(deps.c2dStore, deps.bus, { ...DEFAULT_FEEDBACK_SETTINGS, ...deps.feedback }, now, failed);
   const c2d = new C2dService(deps.c2dStore, deps.registryStore, deps.bus, feedback, { ...DEFAULT_C2D_SETTINGS, ...deps.c2d }, now, failed);
@@ -73,13 +77,17 @@ export function createHub(deps: HubDependencies): Hub {
     connectionInfo: (deviceId, moduleId) => connections.info(deviceId, moduleId),
     queuedMessages: (deviceId, moduleId) => c2d.count(moduleId === undefined ? { deviceId } : { deviceId, moduleId }),
     listener: {
-      deviceDisabledOrDeleted: (deviceId, reason) => connections.closeDevice(deviceId, reason),
+      deviceDisabledOrDeleted: (deviceId, reason) => {
+        connections.closeDevice(deviceId, reason);
+        cluster.dropped(deviceId, undefined, reason);
+      },
       deviceDeleted: (deviceId) => {
         c2d.dropDevice(deviceId).catch((err: unknown) => failed(err, `dropping the queues of deleted device ${deviceId}`));
         twins.deleteDevice(deviceId).catch((err: unknown) => failed(err, `deleting the twins of deleted device ${deviceId}`));
       },
       moduleDeleted: (deviceId, moduleId) => {
         connections.closeIdentity(deviceId, moduleId, `module ${deviceId}/${moduleId} was deleted`);
+        cluster.dropped(deviceId, moduleId, `module ${deviceId}/${moduleId} was deleted`);
         c2d.forgetModule(deviceId, moduleId);
         twins.deleteModule(deviceId, moduleId).catch((err: unknown) => failed(err, `deleting the twin of deleted module ${deviceId}/${moduleId}`));
       },

@@ -162,4 +162,45 @@ describe('two nodes on PostgreSQL and NATS', { concurrency: false }, () => {
     consumer.close();
     assert.ok(bodies.includes('hello from B'), `read through A: ${JSON.stringify(bodies)}`);
   });
+
+  test('connecting to B drops the same identity\'s connection on A; disabling it through A drops it on B', async () => {
+    const connectTo = (node: HubProcess) =>
+      mqtt.connectAsync(`mqtts://127.0.0.1:${node.settings.ports.mqtt}`, {
+        clientId: 'roamer',
+        username: 'localhost/roamer/?api-version=2021-04-12',
+        password: createSasToken({ resource: 'localhost/devices/roamer', keyBase64: deviceKey, expiry: Date.now() / 1000 + 600 }),
+        ca: node.ca,
+        servername: 'localhost',
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+      });
+    const closed = (client: mqtt.MqttClient) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the connection was not closed within 5 s')), 5000);
+        client.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    const onA = await connectTo(a);
+    const droppedA = closed(onA);
+    const onB = await connectTo(b);
+    await droppedA;
+    assert.equal(onB.connected, true, 'the newer connection stays');
+
+    const droppedB = closed(onB);
+    const current = (await rest(b, 'GET', '/devices/roamer')).json();
+    const disabled = await rawRequest({
+      port: a.settings.ports.https,
+      ca: a.ca,
+      method: 'PUT',
+      path: `/devices/roamer${API}`,
+      headers: { authorization: serviceToken(), 'content-type': 'application/json', 'if-match': '*' },
+      body: JSON.stringify({ ...current, status: 'disabled' }),
+    });
+    assert.equal(disabled.status, 200, disabled.text);
+    await droppedB;
+    onA.end(true);
+    onB.end(true);
+  });
 });

@@ -21,7 +21,11 @@ export class ConnectionRegistry {
   // Times in ms: touch() runs for every message, so formatting waits until someone reads the state.
   private readonly state = new Map<string, { connected: boolean; since: number; lastActivity: number }>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    /** Told of every identity that attaches here (so that other nodes can drop theirs). */
+    private readonly announce: (key: string) => void = () => undefined,
+  ) {}
 
   /** Registers a connection for an identity and returns the function that unregisters it. */
   attach(identity: DeviceIdentity, connection: LiveConnection, protocol: string): () => void {
@@ -31,6 +35,7 @@ export class ConnectionRegistry {
     this.live.set(key, entry);
     this.mark(key, true);
     previous?.connection.close(`a new ${protocol} connection for ${key} replaced this one`);
+    this.announce(key);
     return () => {
       if (this.live.get(key) !== entry) return;
       this.live.delete(key);
@@ -47,6 +52,15 @@ export class ConnectionRegistry {
         entry.connection.close(reason);
       }
     }
+  }
+
+  /** Closes the connection of an identity key (`deviceId` or `deviceId/moduleId`) if this node holds one. */
+  closeKey(key: string, reason: string): void {
+    const entry = this.live.get(key);
+    if (!entry) return;
+    this.live.delete(key);
+    this.mark(key, false);
+    entry.connection.close(reason);
   }
 
   /** Closes one identity's connection (a module was deleted). */
