@@ -139,3 +139,23 @@ describe('AuthService for the Event Hub-compatible endpoint', () => {
     await assert.rejects(auth.authenticateEventHub(createSasToken({ resource: 'hub.example/myhub', keyBase64: key(1), keyName: 'iothubowner', expiry: later })), /sb:\/\//);
   });
 });
+
+describe('AuthService policy-token cache', () => {
+  test('a verified policy token is served again until it expires, and refused after', async () => {
+    let now = NOW;
+    const clocked = new AuthService({ hostname: 'hub.example', policies, registry, now: () => now });
+    const token = createSasToken({ resource: 'hub.example', keyBase64: key(1), keyName: 'iothubowner', expiry: NOW / 1000 + 60, encode: false });
+    const first = await clocked.authenticate(token);
+    assert.equal(first.kind === 'policy' && first.policyName, 'iothubowner');
+    assert.deepEqual(await clocked.authenticate(token), first);
+    now = NOW + 61_000;
+    await assert.rejects(clocked.authenticate(token), (err) => isHubError(err, 'IotHubUnauthorizedAccess') && /expired/.test(err.message));
+  });
+
+  test('a forged signature on a cached token text is still refused (the cache is keyed by the whole token)', async () => {
+    const token = createSasToken({ resource: 'hub.example', keyBase64: key(1), keyName: 'iothubowner', expiry: NOW / 1000 + 60, encode: false });
+    await auth.authenticate(token);
+    const forged = token.replace(/sig=[^&]+/, 'sig=AAAA');
+    await assert.rejects(auth.authenticate(forged), (err) => isHubError(err, 'IotHubUnauthorizedAccess'));
+  });
+});

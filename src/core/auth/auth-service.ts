@@ -5,6 +5,8 @@ import { parseSasToken, SasFormatError, signatureMatches, type SasToken } from '
 import type { DeviceRecord, ModuleRecord } from '../../domain/identity.js';
 import type { RegistryStore } from '../../ports/registry-store.js';
 
+const MAX_CACHED_TOKENS = 10_000;
+
 export interface AuthServiceOptions {
   /** The name clients use for the hub; token audiences must start with it (with or without a `:port`). */
   hostname: string;
@@ -22,6 +24,12 @@ export class AuthService {
   private readonly policies: Map<string, SharedAccessPolicy>;
   private readonly registry: RegistryStore;
   private readonly now: () => number;
+  /**
+   * Policy tokens already verified, until they expire: back ends send the same token on every request, and its HMAC
+   * was a tenth of the hub's time per twin read. Policies are fixed for the hub's life, so a verified policy token stays
+   * valid until its expiry. Device tokens are not cached: the device's keys and status are checked every time.
+   */
+  private readonly verifiedPolicyTokens = new Map<string, { principal: Principal; expiresAt: number }>();
 
   constructor(options: AuthServiceOptions) {
     this.hostname = options.hostname.toLowerCase();
@@ -48,8 +56,16 @@ export class AuthService {
       throw err;
     }
     if (token.expiry * 1000 <= this.now()) throw unauthorized('The SharedAccessSignature has expired');
+    if (token.keyName !== undefined) {
+      const known = this.verifiedPolicyTokens.get(tokenText);
+      if (known && known.expiresAt > this.now()) return { principal: known.principal };
+    }
     const path = this.audiencePath(token.resource);
-    return token.keyName === undefined ? this.identityPrincipal(token, path) : { principal: this.policyPrincipal(token, path) };
+    if (token.keyName === undefined) return this.identityPrincipal(token, path);
+    const principal = this.policyPrincipal(token, path);
+    if (this.verifiedPolicyTokens.size >= MAX_CACHED_TOKENS) this.verifiedPolicyTokens.clear();
+    this.verifiedPolicyTokens.set(tokenText, { principal, expiresAt: token.expiry * 1000 });
+    return { principal };
   }
 
   /**
