@@ -1,20 +1,24 @@
-// `npm run bench -- d2c [--devices N] [--seconds S] [--bytes B] [--inflight K] [--peers aedes,mosquitto|none]`:
+// `npm run bench -- d2c [--devices N] [--seconds S] [--bytes B] [--inflight K] [--peers aedes,mosquitto|none] [--nodes N]`:
 // N devices publish telemetry over MQTT/TLS at QoS 1. For Lazuli a PUBACK means "durable"; the figures are durable
 // messages/s, PUBACK latency, and publish-to-Event-Hub-receive latency. The same load then runs against peer
-// brokers on this machine (TLS, same certificate) and the ratio is printed.
-import { randomBytes } from 'node:crypto';
+// brokers on this machine (TLS, same certificate) and the ratio is printed. With --nodes N the load then runs against
+// N hub nodes on PostgreSQL + NATS JetStream (devices spread round-robin over them), printed beside the embedded run
+// with the CPU of each node, nats-server, postgres and the load generator.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:https';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openEventHubReader } from '../src/app/cli/event-hub-reader.js';
 import { formatTable } from '../src/app/cli/table.js';
 import { readPolicies } from '../src/app/data-dir.js';
-import { createSasToken } from '../src/domain/sas.js';
 import { startHubProcess, type HubProcess } from '../test/support/hub-process.js';
-import { runMqttLoad, type LoadDevice, type MqttLoadOptions, type MqttLoadResult } from '../test/support/mqtt-load.js';
+import type { LoadDevice, MqttLoadResult } from '../test/support/mqtt-load.js';
 import { startAedes, startMosquitto, type PeerBroker } from './peers/peer-brokers.js';
+import { CpuMeter } from './support/cpu-meter.js';
+import { timedLoad } from './support/d2c-load.js';
+import { scaleOutRun, type MeasuredRun } from './support/d2c-scale-out.js';
+import { printScaleOut } from './support/d2c-scale-out-report.js';
+import { registerMqttDevices } from './support/register-devices.js';
 import { cpuSeconds, fixed, percentile } from './support/stats.js';
 
 interface Row {
@@ -35,6 +39,7 @@ export async function run(args: string[]): Promise<void> {
       bytes: { type: 'string', default: '256' },
       inflight: { type: 'string', default: '16' },
       peers: { type: 'string', default: 'aedes,mosquitto' },
+      nodes: { type: 'string' },
     },
   });
   const devices = Number(values.devices);
@@ -42,15 +47,20 @@ export async function run(args: string[]): Promise<void> {
   const bytes = Number(values.bytes);
   const inflight = Number(values.inflight);
   const peers = values.peers === 'none' ? [] : values.peers.split(',');
+  const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
+  if (nodes !== undefined && !(Number.isInteger(nodes) && nodes >= 1)) throw new Error(`--nodes must be a whole number of at least 1, not "${values.nodes}"`);
   console.log(`d2c: ${devices} devices, MQTT 3.1.1/TLS QoS 1, ${bytes}-byte messages, ${inflight} in flight per device, ${seconds} s per target, ${availableParallelism()} cores, node ${process.version}`);
 
   const dataDir = mkdtempSync(join(tmpdir(), 'lazuli-bench-d2c-'));
   const rows: Row[] = [];
+  let embedded: MeasuredRun | undefined;
   let hub: HubProcess | undefined;
   try {
     hub = await startHubProcess(dataDir, ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0', '--log-level', 'warn']);
     const load = await registerDevices(hub, devices);
-    rows.push(await lazuliRun(hub, load, { seconds, bytes, inflight }));
+    const lazuli = await lazuliRun(hub, load, { seconds, bytes, inflight });
+    rows.push(lazuli.row);
+    embedded = lazuli.measured;
     await hub.stop();
     hub = undefined;
     const cert = join(dataDir, 'server.pem');
@@ -79,41 +89,32 @@ export async function run(args: string[]): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true });
   }
   print(rows);
+  if (nodes === undefined || embedded === undefined) return;
+  try {
+    printScaleOut([embedded, await scaleOutRun(nodes, devices, { seconds, bytes, inflight })]);
+  } catch (err) {
+    console.error(`scale-out: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
 }
 
 async function registerDevices(hub: HubProcess, count: number): Promise<LoadDevice[]> {
-  const owner = readPolicies(hub.dataDir)!.find((p) => p.name === 'iothubowner')!;
-  const auth = createSasToken({ resource: 'localhost', keyBase64: owner.primaryKey, keyName: owner.name, expiry: Date.now() / 1000 + 3600, encode: false });
-  const agent = new Agent({ keepAlive: true, ca: hub.ca });
-  const devices: LoadDevice[] = [];
-  for (let i = 0; i < count; i += 100) {
-    const batch = Array.from({ length: Math.min(100, count - i) }, (_, k) => ({ id: `d2c-${i + k}`, key: randomBytes(32).toString('base64') }));
-    const body = JSON.stringify(batch.map((d) => ({ id: d.id, importMode: 'create', authentication: { type: 'sas', symmetricKey: { primaryKey: d.key, secondaryKey: d.key } } })));
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = request({ host: 'localhost', port: hub.settings.ports.https, method: 'POST', path: '/devices?api-version=2021-04-12', agent, headers: { authorization: auth, 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-    if (status !== 200) throw new Error(`bulk registration answered ${status}`);
-    for (const d of batch) {
-      const password = createSasToken({ resource: `localhost/devices/${d.id}`, keyBase64: d.key, expiry: Date.now() / 1000 + 3600 });
-      devices.push({ clientId: d.id, username: `localhost/${d.id}/?api-version=2021-04-12`, password, topic: `devices/${d.id}/messages/events/` });
-    }
-  }
-  agent.destroy();
-  return devices;
+  const ids = Array.from({ length: count }, (_, i) => `d2c-${i}`);
+  return (await registerMqttDevices(hub, ids)).map((c) => ({ ...c, topic: `devices/${c.clientId}/messages/events/` }));
 }
 
-async function lazuliRun(hub: HubProcess, devices: LoadDevice[], o: { seconds: number; bytes: number; inflight: number }): Promise<Row> {
+async function lazuliRun(hub: HubProcess, devices: LoadDevice[], o: { seconds: number; bytes: number; inflight: number }): Promise<{ row: Row; measured: MeasuredRun }> {
   // Throughput first, with nothing else in this process: on two cores the load generator needs one to itself.
   const cpu0 = cpuSeconds(hub.child.pid!);
+  const meter = CpuMeter.start([{ label: 'node 1', pid: hub.child.pid! }]);
   const result = await timedLoad(hub.settings.ports.mqtt, hub.ca, devices, o);
+  const cpu = meter.stop();
   const cpu1 = cpuSeconds(hub.child.pid!);
   const e2e = await endToEndLatency(hub, devices.slice(0, 100), o.bytes);
-  return { target: 'lazuli', result, cpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, e2e, note: 'PUBACK = durable (fsynced SQLite commit); e2e measured apart, 100 devices sending one message at a time for 5 s' };
+  return {
+    row: { target: 'lazuli', result, cpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, e2e, note: 'PUBACK = durable (fsynced SQLite commit); e2e measured apart, 100 devices sending one message at a time for 5 s' },
+    measured: { label: 'embedded: 1 node, SQLite', nodes: 1, result, nodeAcked: [result.acked], cpu },
+  };
 }
 
 /** Publish-to-receive latency through the Event Hub-compatible endpoint, at a load the reader can follow. */
@@ -147,22 +148,6 @@ async function endToEndLatency(hub: HubProcess, devices: LoadDevice[], bytes: nu
     reader.close();
   }
   return e2e;
-}
-
-/** The same load for every target: devices publishing for `seconds` with `inflight` QoS 1 messages each. */
-function timedLoad(port: number, ca: string, devices: LoadDevice[], o: { seconds: number; bytes: number; inflight: number; payload?: MqttLoadOptions['payload'] }): Promise<MqttLoadResult> {
-  return runMqttLoad({
-    host: '127.0.0.1',
-    port,
-    ca,
-    servername: 'localhost',
-    devices,
-    messagesPerDevice: Number.MAX_SAFE_INTEGER,
-    maxDurationMs: o.seconds * 1000,
-    payloadBytes: o.bytes,
-    inflightPerDevice: o.inflight,
-    ...(o.payload ? { payload: o.payload } : {}),
-  });
 }
 
 /** `{send time, ms since epoch}|{device}:{sequence}|` then filler. */
