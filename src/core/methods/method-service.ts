@@ -40,7 +40,6 @@ export class MethodService {
    */
   async invoke(target: MethodTarget, body: unknown): Promise<MethodResult> {
     const call = parseMethodCall(body);
-    await this.requireTarget(target);
     const timeoutMs = call.responseTimeoutInSeconds * 1000;
     const request = encodeMethodRequest({ requestId: randomUUID(), methodName: call.methodName, payload: Buffer.from(call.payloadJson, 'utf8'), timeoutMs });
     const reply = await this.request(target, request, timeoutMs, this.now() + call.connectTimeoutInSeconds * 1000);
@@ -67,6 +66,7 @@ export class MethodService {
   /** Sends the call, waiting until `connectDeadline` for someone to serve the target. */
   private async request(target: MethodTarget, request: Buffer, timeoutMs: number, connectDeadline: number): Promise<Buffer> {
     let wait: ResponderWait | undefined;
+    let checked = false;
     try {
       for (;;) {
         try {
@@ -74,6 +74,13 @@ export class MethodService {
         } catch (err) {
           if (err instanceof BusTimeout) throw new HubError('GatewayTimeout', 'Timed out waiting for the response from device.');
           if (!(err instanceof BusNoResponder)) throw err;
+        }
+        // Only a registered identity can serve calls, so the registry is read only when nobody did: an unknown
+        // device fails at once with DeviceNotFound instead of waiting out the connect timeout. (The read was 15% of
+        // a call to a connected device.)
+        if (!checked) {
+          await this.requireTarget(target);
+          checked = true;
         }
         const left = connectDeadline - this.now();
         if (left <= 0) throw new HubError('DeviceNotOnline', 'Timed out waiting for device to connect.');
