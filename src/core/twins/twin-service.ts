@@ -15,6 +15,9 @@ export interface DesiredPatch {
   version: number;
 }
 
+/** Twins whose last write this node remembers; past it the memory starts over. */
+const LAST_WRITTEN_ENTRIES = 100_000;
+
 /** Read-modify-write rounds before a write without If-Match gives up against concurrent writers. */
 const MAX_ATTEMPTS = 20;
 
@@ -30,6 +33,8 @@ export function desiredSubject(target: TwinTarget): string {
 export class TwinService {
   /** The write each twin is waiting on, so writes to one twin run one after another, in the order they came. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** The twin each target had after this node's last write to it (records are never changed in place). */
+  private readonly lastWritten = new Map<string, TwinRecord>();
 
   constructor(
     private readonly store: TwinStore,
@@ -114,10 +119,12 @@ export class TwinService {
   }
 
   deleteDevice(deviceId: string): Promise<void> {
+    for (const key of this.lastWritten.keys()) if (key === deviceId || key.startsWith(`${deviceId}/`)) this.lastWritten.delete(key);
     return this.store.deleteDevice(deviceId);
   }
 
   deleteModule(deviceId: string, moduleId: string): Promise<void> {
+    this.lastWritten.delete(identityKey(deviceId, moduleId));
     return this.store.deleteModule(deviceId, moduleId);
   }
 
@@ -145,17 +152,26 @@ export class TwinService {
     return run;
   }
 
-  /** Compare-and-swap rounds; with an expected version only one, which must match. */
+  /**
+   * Compare-and-swap rounds; with an expected version only one, which must match. Writes without one start from the
+   * twin this node wrote last, when it has it (a device's reported patches then cost no read); if another node wrote
+   * since, the swap fails, and the round starts again from the store.
+   */
   private async compareAndSwap(target: TwinTarget, expected: number | undefined, change: (current: TwinRecord) => TwinRecord): Promise<TwinRecord> {
+    const key = identityKey(target.deviceId, target.moduleId);
     for (let attempt = 1; ; attempt++) {
-      const stored = await this.store.get(target);
+      const known = expected === undefined ? this.lastWritten.get(key) : undefined;
+      const stored = known ?? (await this.store.get(target));
       const current = stored ?? emptyTwin(target);
       if (expected !== undefined && expected !== current.version) throw preconditionFailed();
       const next = change(current);
       try {
         await this.store.put(next, stored ? stored.version : ABSENT);
+        if (this.lastWritten.size >= LAST_WRITTEN_ENTRIES) this.lastWritten.clear();
+        this.lastWritten.set(key, next);
         return next;
       } catch (err) {
+        this.lastWritten.delete(key);
         if (!isHubError(err, 'PreconditionFailed')) throw err;
         if (expected !== undefined) throw preconditionFailed();
         if (attempt >= MAX_ATTEMPTS) throw new HubError('ThrottlingException', 'The twin is being changed by too many writers at once; try again');
