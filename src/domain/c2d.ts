@@ -115,3 +115,26 @@ export function feedbackRecordOf(message: C2dMessage, status: FeedbackStatus, no
 export function deviceboundAddress(target: C2dTarget): string {
   return target.moduleId === undefined ? `/devices/${target.deviceId}/messages/deviceBound` : `/devices/${target.deviceId}/modules/${target.moduleId}/messages/deviceBound`;
 }
+
+/**
+ * The message a store holds right after enqueue: the new message with its sequence number and no delivery yet. A
+ * copy, so neither later changes to the input nor the caller's changes to the result reach what is stored.
+ */
+export function enqueuedMessage(message: NewC2dMessage, sequenceNumber: number): C2dMessage {
+  const stored: C2dMessage = {
+    deviceId: message.deviceId,
+    content: {
+      body: Buffer.from(message.content.body),
+      properties: { ...message.content.properties },
+      applicationProperties: { ...message.content.applicationProperties },
+    },
+    ack: message.ack,
+    generationId: message.generationId,
+    enqueuedTime: message.enqueuedTime,
+    expiryTime: message.expiryTime,
+    sequenceNumber,
+    deliveryCount: 0,
+  };
+  if (message.moduleId !== undefined) stored.moduleId = message.moduleId;
+  return stored;
+}

@@ -1,4 +1,4 @@
-import type { C2dMessage, C2dTarget, FeedbackAck, FeedbackBatch, FeedbackRecord, NewC2dMessage } from '../../domain/c2d.js';
+import type { C2dMessage, C2dTarget, FeedbackAck, FeedbackBatch, FeedbackRecord } from '../../domain/c2d.js';
 
 /** A c2d_messages row; pg returns bytea as a Buffer and parses the json columns, a fresh copy per query. */
 export interface MessageRow {
@@ -131,29 +131,6 @@ export function messageParams(message: C2dMessage): unknown[] {
     JSON.stringify(message.content.properties),
     JSON.stringify(message.content.applicationProperties),
   ];
-}
-
-/**
- * The message as enqueue stores and returns it, taken when enqueue is called: a copy, so neither later changes to
- * the input nor the caller's changes to the result reach what is stored.
- */
-export function insertedMessage(message: NewC2dMessage, sequenceNumber: number): C2dMessage {
-  const stored: C2dMessage = {
-    deviceId: message.deviceId,
-    content: {
-      body: Buffer.from(message.content.body),
-      properties: { ...message.content.properties },
-      applicationProperties: { ...message.content.applicationProperties },
-    },
-    ack: message.ack,
-    generationId: message.generationId,
-    enqueuedTime: message.enqueuedTime,
-    expiryTime: message.expiryTime,
-    sequenceNumber,
-    deliveryCount: 0,
-  };
-  if (message.moduleId !== undefined) stored.moduleId = message.moduleId;
-  return stored;
 }
 
 /** The message a row holds, with the lock fields when the row has them (see `unlocked`). */

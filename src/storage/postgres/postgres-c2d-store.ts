@@ -1,6 +1,6 @@
-import { feedbackRecordOf, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackBatch, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
+import { enqueuedMessage, feedbackRecordOf, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackBatch, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
 import { QUEUE_FULL, type C2dStore, type LockRequest } from '../../ports/c2d-store.js';
-import { C2D_SQL as SQL, insertedMessage, messageParams, queueKey, toBatch, toMessage, unlocked, type BatchRow, type MessageRow, type QueueKey } from './c2d-statements.js';
+import { C2D_SQL as SQL, messageParams, queueKey, toBatch, toMessage, unlocked, type BatchRow, type MessageRow, type QueueKey } from './c2d-statements.js';
 import type { PostgresDatabase, Sql } from './database.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 
@@ -26,7 +26,7 @@ export class PostgresC2dStore implements C2dStore {
 
   async enqueue(message: NewC2dMessage, maxDepth: number): Promise<C2dMessage | typeof QUEUE_FULL> {
     const key = queueKey(message);
-    const stored = insertedMessage(message, 0);
+    const stored = enqueuedMessage(message, 0);
     const params = messageParams(stored);
     return this.#inOrder(key, () =>
       this.#db.transaction(async (tx) => {

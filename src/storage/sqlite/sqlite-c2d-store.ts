@@ -1,6 +1,6 @@
-import { feedbackRecordOf, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackBatch, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
+import { enqueuedMessage, feedbackRecordOf, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackBatch, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
 import { QUEUE_FULL, type C2dStore, type LockRequest } from '../../ports/c2d-store.js';
-import { insertedMessage, messageKey, messageParams, prepareC2dStatements, queueKey, toBatch, toMessage, unlocked, type C2dStatements, type MessageKey } from './c2d-statements.js';
+import { messageKey, messageParams, prepareC2dStatements, queueKey, toBatch, toMessage, unlocked, type C2dStatements, type MessageKey } from './c2d-statements.js';
 import type { SqliteDatabase } from './database.js';
 import { TransactionGroupCommit } from './transaction-group-commit.js';
 
@@ -32,7 +32,7 @@ export class SqliteC2dStore implements C2dStore {
       if (this.#sql.queueDepth.get(deviceId, moduleId)! >= maxDepth) return QUEUE_FULL;
       const sequenceNumber = this.#sql.nextSequence.get(deviceId, moduleId)!;
       this.#sql.insertMessage.run(messageParams(message, sequenceNumber));
-      return insertedMessage(message, sequenceNumber);
+      return enqueuedMessage(message, sequenceNumber);
     });
   }
 
