@@ -2,38 +2,23 @@
 // node acknowledged is readable through the surviving node, once, in order per device; and the devices can
 // reconnect to the survivor and go on sending.
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import mqtt from 'mqtt';
-import pg from 'pg';
 import type { SharedAccessPolicy } from '../../src/domain/permissions.js';
 import { createSasToken } from '../../src/domain/sas.js';
-import { startHubProcess, type HubProcess } from '../support/hub-process.js';
+import type { HubProcess } from '../support/hub-process.js';
 import { rawRequest } from '../support/https-client.js';
 import { runMqttLoad, type LoadDevice } from '../support/mqtt-load.js';
-import { connectNats, NATS_SERVER } from '../support/nats.js';
-import { POSTGRES_URL, postgresUnavailable } from '../support/postgres.js';
-import { seededDataDir } from '../support/test-ca.js';
+import { scaleOutMissing, scaleOutUnavailable, startCluster, type Cluster } from '../support/cluster.js';
 
-const EPHEMERAL = ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'];
 const API = '?api-version=2021-04-12';
 const DEVICES = 20;
 const PAYLOAD_BYTES = 64;
 const KILL_AFTER_MS = 1500;
 
-async function unavailable(): Promise<string | undefined> {
-  const why = await postgresUnavailable();
-  if (why) return why;
-  const nats = await connectNats();
-  await nats.nc?.close();
-  return nats.unavailable;
-}
-
-const why = await unavailable();
-
+const why = await scaleOutUnavailable();
 /** `<device>:<sequence>:` then filler: what the load sends and what the read-back parses. */
 function payloadOf(device: number, sequence: number): Buffer {
   const head = Buffer.from(`${device}:${sequence}:`);
@@ -49,50 +34,24 @@ interface ReadEvent {
 }
 
 describe('kill -9 of a cluster node under load', { concurrency: false }, () => {
-  if (why !== undefined) {
-    test('PostgreSQL and NATS are reachable', (t) => {
-      if (process.env.CI === 'true') assert.fail(why);
-      t.skip(why);
-    });
-    return;
-  }
+  if (why !== undefined) return scaleOutMissing(why);
 
-  const suffix = randomBytes(4).toString('hex');
-  const hubName = `cluster-crash-${suffix}`;
-  const schema = `lazuli_cluster_crash_${suffix}`;
-  const backend = ['--store', `${POSTGRES_URL}?schema=${schema}`, '--log', `nats://${NATS_SERVER.replace(/^nats:\/\//, '')}`];
-  const dirA = seededDataDir('lazuli-crash-node-a-');
-  const dirB = `${dirA}-b`;
+  let cluster: Cluster;
   let a: HubProcess;
   let b: HubProcess;
+  let hubName: string;
   let owner: SharedAccessPolicy;
 
-  const serviceToken = () => createSasToken({ resource: 'localhost', keyBase64: owner.primaryKey, keyName: owner.name, expiry: Date.now() / 1000 + 600, encode: false });
+  const serviceToken = () => cluster.serviceToken();
   const deviceId = (i: number) => `cc-${i}`;
 
   before(async () => {
-    a = await startHubProcess(dirA, ['--name', hubName, ...EPHEMERAL, ...backend]);
-    cpSync(dirA, dirB, { recursive: true });
-    b = await startHubProcess(dirB, [...EPHEMERAL, ...backend]);
-    owner = (JSON.parse(readFileSync(join(dirA, 'policies.json'), 'utf8')) as SharedAccessPolicy[]).find((p) => p.name === 'iothubowner')!;
+    cluster = await startCluster(2, 'cluster-crash');
+    [a, b] = cluster.nodes as [HubProcess, HubProcess];
+    ({ hubName, owner } = cluster);
   });
 
-  after(async () => {
-    await a?.stop();
-    await b?.stop();
-    rmSync(dirA, { recursive: true, force: true });
-    rmSync(dirB, { recursive: true, force: true });
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await client.end();
-    const nats = await connectNats();
-    if (nats.nc) {
-      const jsm = await nats.nc.jetstreamManager();
-      for await (const stream of jsm.streams.list()) if (stream.config.name.startsWith(`lazuli-${hubName}`)) await jsm.streams.delete(stream.config.name);
-      await nats.nc.close();
-    }
-  });
+  after(async () => cluster?.destroy());
 
   /**
    * Everything in every partition, read through node A's Event Hub-compatible endpoint up to each partition's last

@@ -1,56 +1,30 @@
 // Two hub nodes as separate processes on PostgreSQL + NATS JetStream: any node serves any request. A device on node
 // B gets a C2D message sent through node A, answers a method invoked through A, and its telemetry is read through A.
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import rhea from 'rhea';
-import pg from 'pg';
 import type { SharedAccessPolicy } from '../../src/domain/permissions.js';
 import { createSasToken } from '../../src/domain/sas.js';
-import { startHubProcess, type HubProcess } from '../support/hub-process.js';
+import type { HubProcess } from '../support/hub-process.js';
 import { rawRequest } from '../support/https-client.js';
 import { once, openRaw, putToken } from '../support/amqp-test-client.js';
-import { connectNats, NATS_SERVER } from '../support/nats.js';
-import { POSTGRES_URL, postgresUnavailable } from '../support/postgres.js';
-import { seededDataDir } from '../support/test-ca.js';
+import { scaleOutMissing, scaleOutUnavailable, startCluster, type Cluster } from '../support/cluster.js';
 
-const EPHEMERAL = ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'];
 const API = '?api-version=2021-04-12';
-
-async function unavailable(): Promise<string | undefined> {
-  const why = await postgresUnavailable();
-  if (why) return why;
-  const nats = await connectNats();
-  await nats.nc?.close();
-  return nats.unavailable;
-}
-
-const why = await unavailable();
+const why = await scaleOutUnavailable();
 
 describe('two nodes on PostgreSQL and NATS', { concurrency: false }, () => {
-  if (why !== undefined) {
-    test('PostgreSQL and NATS are reachable', (t) => {
-      if (process.env.CI === 'true') assert.fail(why);
-      t.skip(why);
-    });
-    return;
-  }
+  if (why !== undefined) return scaleOutMissing(why);
 
-  const suffix = randomBytes(4).toString('hex');
-  const hubName = `cluster-${suffix}`;
-  const schema = `lazuli_cluster_${suffix}`;
-  const backend = ['--store', `${POSTGRES_URL}?schema=${schema}`, '--log', `nats://${NATS_SERVER.replace(/^nats:\/\//, '')}`];
-  const dirA = seededDataDir('lazuli-node-a-');
-  const dirB = `${dirA}-b`;
+  let cluster: Cluster;
   let a: HubProcess;
   let b: HubProcess;
+  let hubName: string;
   let owner: SharedAccessPolicy;
   let deviceKey: string;
 
-  const serviceToken = () => createSasToken({ resource: 'localhost', keyBase64: owner.primaryKey, keyName: owner.name, expiry: Date.now() / 1000 + 600, encode: false });
+  const serviceToken = () => cluster.serviceToken();
   const rest = (node: HubProcess, method: string, path: string, body?: unknown) =>
     rawRequest({
       port: node.settings.ports.https,
@@ -62,29 +36,12 @@ describe('two nodes on PostgreSQL and NATS', { concurrency: false }, () => {
     });
 
   before(async () => {
-    a = await startHubProcess(dirA, ['--name', hubName, ...EPHEMERAL, ...backend]);
-    // A copy of the data dir shares the CA, certificate, keys and hub name; everything else is in the backends.
-    cpSync(dirA, dirB, { recursive: true });
-    b = await startHubProcess(dirB, [...EPHEMERAL, ...backend]);
-    owner = (JSON.parse(readFileSync(join(dirA, 'policies.json'), 'utf8')) as SharedAccessPolicy[]).find((p) => p.name === 'iothubowner')!;
+    cluster = await startCluster(2, 'cluster');
+    [a, b] = cluster.nodes as [HubProcess, HubProcess];
+    ({ hubName, owner } = cluster);
   });
 
-  after(async () => {
-    await a?.stop();
-    await b?.stop();
-    rmSync(dirA, { recursive: true, force: true });
-    rmSync(dirB, { recursive: true, force: true });
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await client.end();
-    const nats = await connectNats();
-    if (nats.nc) {
-      const jsm = await nats.nc.jetstreamManager();
-      for await (const stream of jsm.streams.list()) if (stream.config.name.startsWith(`lazuli-${hubName}`)) await jsm.streams.delete(stream.config.name);
-      await nats.nc.close();
-    }
-  });
+  after(async () => cluster?.destroy());
 
   test('a device created through node A is served by node B', async () => {
     const created = await rest(a, 'PUT', '/devices/roamer', { deviceId: 'roamer' });
