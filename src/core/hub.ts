@@ -88,7 +88,7 @@ export function createHub(deps: HubDependencies): Hub {
       moduleDeleted: (deviceId, moduleId) => {
         connections.closeIdentity(deviceId, moduleId, `module ${deviceId}/${moduleId} was deleted`);
         cluster.dropped(deviceId, moduleId, `module ${deviceId}/${moduleId} was deleted`);
-        c2d.forgetModule(deviceId, moduleId);
+        c2d.dropModule(deviceId, moduleId).catch((err: unknown) => failed(err, `emptying the queue of deleted module ${deviceId}/${moduleId}`));
         twins.deleteModule(deviceId, moduleId).catch((err: unknown) => failed(err, `deleting the twin of deleted module ${deviceId}/${moduleId}`));
       },
     },

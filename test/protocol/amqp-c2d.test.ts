@@ -277,4 +277,15 @@ describe('AMQP cloud-to-device', () => {
     connection.close();
     service.close();
   });
+
+  test('deleting a module empties its queue: a module created again with the same id starts with none', async () => {
+    const c2d = hub.running.hub.c2d;
+    await hub.running.hub.registry.putModule('c5', 'gone', {});
+    await c2d.send({ deviceId: 'c5', moduleId: 'gone' }, { body: Buffer.from('x'), properties: {}, applicationProperties: {} });
+    assert.equal(await c2d.count({ deviceId: 'c5', moduleId: 'gone' }), 1);
+    await hub.running.hub.registry.deleteModule('c5', 'gone');
+    await delay(100);
+    await hub.running.hub.registry.putModule('c5', 'gone', {});
+    assert.equal(await c2d.count({ deviceId: 'c5', moduleId: 'gone' }), 0);
+  });
 });

@@ -168,9 +168,10 @@ export class C2dService {
     return this.store.dropDevice(deviceId);
   }
 
-  /** The module was deleted: messages are no longer accepted for it. */
-  forgetModule(deviceId: string, moduleId: string): void {
+  /** The module was deleted: messages are no longer accepted for it, and its queue is emptied (Purged). */
+  async dropModule(deviceId: string, moduleId: string): Promise<void> {
     this.generations.delete(identityKey(deviceId, moduleId));
+    if ((await this.store.purge({ deviceId, moduleId }, this.now())) > 0) this.feedback.recorded(1);
   }
 
   /** Subscribes to "a message is waiting for the target"; returns the unsubscribe. */
