@@ -5,7 +5,7 @@ import type { DeviceIdentity } from '../../domain/device-identity.js';
 import type { C2dMessage, C2dTarget, FeedbackBatch } from '../../domain/c2d.js';
 import type { EventHubEndpoint } from '../eventhub/event-hub-endpoint.js';
 import { amqpErrorOf } from './amqp-errors.js';
-import { encodeC2dMessage, encodeFeedbackMessage } from './c2d-encoding.js';
+import { deviceboundLink, feedbackLink } from './c2d-links.js';
 import { C2dSendLink } from './c2d-send-link.js';
 import { grantsDevice, grantsEventHubPath, grantsService } from './claim-grants.js';
 import { ClaimStore, type Claim } from './claims.js';
@@ -16,7 +16,7 @@ import { describeDevice, parseLinkAddress, type LinkAddress } from './link-addre
 import { echoTermini, refuseLink } from './link-termini.js';
 import { ManagementNode } from './management-node.js';
 import { MethodLinks } from './method-links.js';
-import { TwinChannel } from './twin-channel.js';
+import { TwinLinks } from './twin-links.js';
 import { LockedDeliveryLink, type Outcome } from './locked-delivery-link.js';
 import { localAttach, messageFormatOf } from './rhea-internals.js';
 import { plainClaimOf, saslMechanismName } from './sasl-mechanisms.js';
@@ -60,10 +60,6 @@ type Tracked =
   | (Authorised & { kind: 'methods' })
   | (Authorised & { kind: 'twin'; channelKey: string });
 
-/** Twin requests a device may have outstanding on its request link. */
-const TWIN_REQUEST_CREDIT = 100;
-/** How often a C2D or feedback link looks for messages whose lock ended, notifications aside. */
-const LOCK_RESCAN_MS = 5_000;
 
 /**
  * One AMQP connection: routes each link by address to `$cbs`, device telemetry or the Event Hub-compatible
@@ -76,7 +72,7 @@ export class AmqpConnection {
   private readonly cbs: CbsNode;
   private readonly management: ManagementNode;
   private readonly methods: MethodLinks;
-  private readonly twinChannels = new Map<string, TwinChannel>();
+  private readonly twins: TwinLinks;
   private readonly links = new Map<Link, Tracked>();
   private readonly log: Logger;
   private closed = false;
@@ -93,6 +89,7 @@ export class AmqpConnection {
     this.cbs = new CbsNode(hub, this.claims, this.log);
     this.management = new ManagementNode(hub, settings.eventHub, this.claims, this.log);
     this.methods = new MethodLinks(hub, this.log);
+    this.twins = new TwinLinks(hub.twins, this.log);
     connection.on('connection_open', () => this.onOpen());
     connection.on('receiver_open', (ctx: EventContext) => this.onLinkOpen(ctx.receiver!));
     connection.on('sender_open', (ctx: EventContext) => this.onLinkOpen(ctx.sender!));
@@ -141,8 +138,7 @@ export class AmqpConnection {
     // Outgoing C2D and feedback links stop, and what they held goes back to its queue at once.
     for (const tracked of this.links.values()) if (tracked.kind === 'devicebound' || tracked.kind === 'feedback') tracked.outgoing?.close();
     this.methods.closeAll();
-    for (const channel of this.twinChannels.values()) channel.close();
-    this.twinChannels.clear();
+    this.twins.closeAll();
     this.links.clear();
   }
 
@@ -209,24 +205,9 @@ export class AmqpConnection {
     echoTermini(sender);
     const tracked: Tracked = { kind: 'devicebound', ...claimed.authorised };
     this.links.set(sender, tracked);
-    const c2d = this.settings.hub.c2d;
     const target: C2dTarget = address.moduleId === undefined ? { deviceId: address.deviceId } : { deviceId: address.deviceId, moduleId: address.moduleId };
     this.confirmDevice(sender, tracked, claimed.token, address, () => {
-      tracked.outgoing = new LockedDeliveryLink<C2dMessage>({
-        sender,
-        receive: (max) => c2d.receiveMany(target, max),
-        watch: (wake) => c2d.watch(target, wake),
-        lockTokenOf: (m) => m.lockToken!,
-        encode: encodeC2dMessage,
-        settle: (lockToken, outcome) => {
-          if (outcome === 'accepted') return c2d.complete(target, lockToken);
-          if (outcome === 'rejected') return c2d.reject(target, lockToken);
-          return c2d.abandon(target, lockToken);
-        },
-        giveBack: (lockToken) => c2d.release(target, lockToken),
-        rescanMs: LOCK_RESCAN_MS,
-        log: this.log.child({ deviceId: address.deviceId, moduleId: address.moduleId }),
-      });
+      tracked.outgoing = deviceboundLink(sender, this.settings.hub, target, this.log.child({ deviceId: address.deviceId, moduleId: address.moduleId }));
       tracked.outgoing.start();
     });
   }
@@ -250,20 +231,11 @@ export class AmqpConnection {
     const claimed = this.claimDevice(link, address);
     if (!claimed) return;
     echoTermini(link);
-    const channelId = String((link.properties as Record<string, unknown> | undefined)?.['com.microsoft:channel-correlation-id'] ?? '');
-    const channelKey = `${describeDevice(address.deviceId, address.moduleId)}|${channelId}`;
+    const target = address.moduleId === undefined ? { deviceId: address.deviceId } : { deviceId: address.deviceId, moduleId: address.moduleId };
+    const channelKey = this.twins.channelKeyOf(link, target);
     const tracked: Tracked = { kind: 'twin', channelKey, ...claimed.authorised };
     this.links.set(link, tracked);
-    this.confirmDevice(link, tracked, claimed.token, address, () => {
-      let channel = this.twinChannels.get(channelKey);
-      if (!channel) {
-        const target = address.moduleId === undefined ? { deviceId: address.deviceId } : { deviceId: address.deviceId, moduleId: address.moduleId };
-        channel = new TwinChannel(this.settings.hub.twins, target, this.log.child({ deviceId: address.deviceId, moduleId: address.moduleId }));
-        this.twinChannels.set(channelKey, channel);
-      }
-      if (link.is_sender()) channel.attachSender(link as Sender);
-      else (link as Receiver).add_credit(TWIN_REQUEST_CREDIT);
-    });
+    this.confirmDevice(link, tracked, claimed.token, address, () => this.twins.opened(link, channelKey, target));
   }
 
   /** A back end's C2D sender (`azure-iothub` Client.send). */
@@ -280,19 +252,7 @@ export class AmqpConnection {
     const claim = this.claims.find(grantsService);
     if (!claim) return this.refuse(sender, sender.source?.address, { condition: UNAUTHORIZED, description: 'No token on this connection grants ServiceConnect on this hub' });
     echoTermini(sender);
-    const feedback = this.settings.hub.c2d.feedback;
-    const hubName = this.settings.hub.info.name;
-    const outgoing = new LockedDeliveryLink<FeedbackBatch>({
-      sender,
-      receive: (max) => feedback.receiveMany(max),
-      watch: (wake) => feedback.watch(wake),
-      lockTokenOf: (b) => b.lockToken!,
-      encode: (b) => encodeFeedbackMessage(b, hubName),
-      settle: (lockToken, outcome) => (outcome === 'accepted' ? feedback.complete(lockToken) : feedback.abandon(lockToken)),
-      giveBack: (lockToken) => feedback.abandon(lockToken),
-      rescanMs: LOCK_RESCAN_MS,
-      log: this.log,
-    });
+    const outgoing = feedbackLink(sender, this.settings.hub, this.log);
     this.links.set(sender, { kind: 'feedback', outgoing, claim: claim.audience, grants: grantsService });
     outgoing.start();
   }
@@ -346,13 +306,11 @@ export class AmqpConnection {
         return tracked.incoming.onMessage(delivery, message);
       case 'methods':
         return this.methods.onMessage(ctx.receiver!, delivery, message);
-      case 'twin': {
-        const channel = this.twinChannels.get(tracked.channelKey);
-        if (!channel) return delivery.reject({ condition: UNAUTHORIZED, description: 'The twin link is not authorised yet' });
-        channel.onRequest(delivery, message);
-        (ctx.receiver as Receiver).add_credit(1);
+      case 'twin':
+        if (!this.twins.onRequest(ctx.receiver!, tracked.channelKey, delivery, message)) {
+          delivery.reject({ condition: UNAUTHORIZED, description: 'The twin link is not authorised yet' });
+        }
         return;
-      }
       case 'cbs-requests':
         void this.cbs.onRequest(ctx.receiver!, delivery, message).finally(() => tracked.credit.settled());
         return;
@@ -397,12 +355,9 @@ export class AmqpConnection {
 
   /** The twin channel loses the link; without any link left it stops (no more notifications). */
   private forgetTwinLink(link: Link, channelKey: string): void {
-    const channel = this.twinChannels.get(channelKey);
-    if (!channel) return;
-    if (link.is_sender()) channel.detachSender();
-    for (const t of this.links.values()) if (t.kind === 'twin' && t.channelKey === channelKey) return;
-    channel.close();
-    this.twinChannels.delete(channelKey);
+    let others = false;
+    for (const t of this.links.values()) if (t.kind === 'twin' && t.channelKey === channelKey) others = true;
+    this.twins.closed(link, channelKey, others);
   }
 
   /** Ending a session ends its links without a detach for each. */
