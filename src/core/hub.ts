@@ -15,6 +15,7 @@ import { ConsumerGroupService } from './eventhub/consumer-group-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { ConnectionRegistry } from './connections/connection-registry.js';
 import { ClusterConnections } from './connections/cluster-connections.js';
+import { Presence } from './connections/presence.js';
 import { DeviceConnectService } from './connections/device-connect-service.js';
 import { RegistryService } from './registry/registry-service.js';
 import { TelemetryService } from './telemetry/telemetry-service.js';
@@ -65,16 +66,26 @@ export function createHub(deps: HubDependencies): Hub {
   const now = deps.now ?? Date.now;
   // The cluster link needs the registry and the registry announces through it: the arrow closes the loop lazily.
   let cluster: ClusterConnections | undefined;
-  const connections = new ConnectionRegistry(now, (key) => cluster?.attached(key));
+  let presence: Presence | undefined;
+  const connections = new ConnectionRegistry(
+    now,
+    (key) => {
+      cluster?.attached(key);
+      presence?.held(key);
+    },
+    (key) => presence?.released(key),
+  );
   cluster = new ClusterConnections(connections, deps.bus);
+  presence = new Presence(connections, deps.bus);
+  const connectionInfo = (deviceId: string, moduleId?: string) => presence.info(deviceId, moduleId);
   const failed = deps.backgroundFailed ?? (() => undefined);
   const feedback = new FeedbackService(deps.c2dStore, deps.bus, { ...DEFAULT_FEEDBACK_SETTINGS, ...deps.feedback }, now, failed);
   const c2d = new C2dService(deps.c2dStore, deps.registryStore, deps.bus, feedback, { ...DEFAULT_C2D_SETTINGS, ...deps.c2d }, now, failed);
-  const twins = new TwinService(deps.twinStore, deps.registryStore, (d, m) => connections.info(d, m), deps.bus, { ...DEFAULT_TWIN_LIMITS, ...deps.twinLimits }, now);
+  const twins = new TwinService(deps.twinStore, deps.registryStore, connectionInfo, deps.bus, { ...DEFAULT_TWIN_LIMITS, ...deps.twinLimits }, now);
   const auth = new AuthService({ hostname: deps.info.hostname, policies: deps.policies, registry: deps.registryStore, now });
   const registry = new RegistryService(deps.registryStore, {
     now,
-    connectionInfo: (deviceId, moduleId) => connections.info(deviceId, moduleId),
+    connectionInfo,
     queuedMessages: (deviceId, moduleId) => c2d.count(moduleId === undefined ? { deviceId } : { deviceId, moduleId }),
     listener: {
       deviceDisabledOrDeleted: (deviceId, reason) => {

@@ -120,7 +120,7 @@ describe('two nodes on PostgreSQL and NATS', { concurrency: false }, () => {
     assert.ok(bodies.includes('hello from B'), `read through A: ${JSON.stringify(bodies)}`);
   });
 
-  test('connecting to B drops the same identity\'s connection on A; disabling it through A drops it on B', async () => {
+  test('connecting to B drops the same identity\'s connection on A, and A reports it connected; disabling it through A drops it on B', async () => {
     const connectTo = (node: HubProcess) =>
       mqtt.connectAsync(`mqtts://127.0.0.1:${node.settings.ports.mqtt}`, {
         clientId: 'roamer',
@@ -144,6 +144,9 @@ describe('two nodes on PostgreSQL and NATS', { concurrency: false }, () => {
     const onB = await connectTo(b);
     await droppedA;
     assert.equal(onB.connected, true, 'the newer connection stays');
+    // Presence is cluster-wide: node A reports the device connected (to B), through the registry and the twin.
+    assert.equal((await rest(a, 'GET', '/devices/roamer')).json().connectionState, 'Connected');
+    assert.equal((await rest(a, 'GET', '/twins/roamer')).json().connectionState, 'Connected');
 
     const droppedB = closed(onB);
     const current = (await rest(b, 'GET', '/devices/roamer')).json();
@@ -157,6 +160,7 @@ describe('two nodes on PostgreSQL and NATS', { concurrency: false }, () => {
     });
     assert.equal(disabled.status, 200, disabled.text);
     await droppedB;
+    assert.equal((await rest(a, 'GET', '/devices/roamer')).json().connectionState, 'Disconnected', 'dropped everywhere');
     onA.end(true);
     onB.end(true);
   });

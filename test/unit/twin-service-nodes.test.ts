@@ -12,7 +12,7 @@ import type { RegistryStore } from '../../src/ports/registry-store.js';
 test('a node that remembers its last write still keeps what another node wrote since', async () => {
   const store = new SqliteTwinStore(openSqliteDatabase(':memory:'));
   const registry = {} as RegistryStore; // updateReported never reads the registry
-  const node = () => new TwinService(store, registry, () => DISCONNECTED, new LocalBus(), DEFAULT_TWIN_LIMITS, Date.now);
+  const node = () => new TwinService(store, registry, async () => DISCONNECTED, new LocalBus(), DEFAULT_TWIN_LIMITS, Date.now);
   const [a, b] = [node(), node()];
   const target = { deviceId: 'shared' };
   assert.equal(await a.updateReported(target, { fromA: 1 }), 2);

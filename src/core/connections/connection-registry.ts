@@ -23,8 +23,10 @@ export class ConnectionRegistry {
 
   constructor(
     private readonly now: () => number = Date.now,
-    /** Told of every identity that attaches here (so that other nodes can drop theirs). */
+    /** Told of every identity that attaches here (so that other nodes can drop theirs, and ask who holds it). */
     private readonly announce: (key: string) => void = () => undefined,
+    /** Told when this node no longer holds an identity's connection. */
+    private readonly release: (key: string) => void = () => undefined,
   ) {}
 
   /** Registers a connection for an identity and returns the function that unregisters it. */
@@ -40,6 +42,7 @@ export class ConnectionRegistry {
       if (this.live.get(key) !== entry) return;
       this.live.delete(key);
       this.mark(key, false);
+      this.release(key);
     };
   }
 
@@ -49,6 +52,7 @@ export class ConnectionRegistry {
       if (key === deviceId || key.startsWith(`${deviceId}/`)) {
         this.live.delete(key);
         this.mark(key, false);
+        this.release(key);
         entry.connection.close(reason);
       }
     }
@@ -60,6 +64,7 @@ export class ConnectionRegistry {
     if (!entry) return;
     this.live.delete(key);
     this.mark(key, false);
+    this.release(key);
     entry.connection.close(reason);
   }
 
@@ -70,6 +75,7 @@ export class ConnectionRegistry {
     if (!entry) return;
     this.live.delete(key);
     this.mark(key, false);
+    this.release(key);
     entry.connection.close(reason);
   }
 

@@ -19,7 +19,7 @@ export interface IdentityChangeListener {
 export interface RegistryServiceOptions {
   now?: () => number;
   /** Connection state for the device view; Disconnected when not given. */
-  connectionInfo?: (deviceId: string, moduleId?: string) => ConnectionInfo;
+  connectionInfo?: (deviceId: string, moduleId?: string) => Promise<ConnectionInfo>;
   /** `cloudToDeviceMessageCount` for the device view; 0 when not given. */
   queuedMessages?: (deviceId: string, moduleId?: string) => Promise<number>;
   listener?: IdentityChangeListener;
@@ -37,7 +37,7 @@ export interface DevicePage {
  */
 export class RegistryService {
   private readonly now: () => number;
-  private readonly conn: (deviceId: string, moduleId?: string) => ConnectionInfo;
+  private readonly conn: (deviceId: string, moduleId?: string) => Promise<ConnectionInfo>;
   private readonly queued: (deviceId: string, moduleId?: string) => Promise<number>;
   private readonly listener: IdentityChangeListener | undefined;
 
@@ -46,7 +46,7 @@ export class RegistryService {
     options: RegistryServiceOptions = {},
   ) {
     this.now = options.now ?? Date.now;
-    this.conn = options.connectionInfo ?? (() => DISCONNECTED);
+    this.conn = options.connectionInfo ?? (async () => DISCONNECTED);
     this.queued = options.queuedMessages ?? (async () => 0);
     this.listener = options.listener;
   }
@@ -129,11 +129,13 @@ export class RegistryService {
   }
 
   private async viewOf(d: DeviceRecord): Promise<DeviceView> {
-    return deviceView(d, { ...this.conn(d.deviceId), cloudToDeviceMessageCount: await this.queued(d.deviceId) });
+    const [conn, queued] = await Promise.all([this.conn(d.deviceId), this.queued(d.deviceId)]);
+    return deviceView(d, { ...conn, cloudToDeviceMessageCount: queued });
   }
 
   private async moduleViewOf(m: ModuleRecord): Promise<ModuleView> {
-    return moduleView(m, { ...this.conn(m.deviceId, m.moduleId), cloudToDeviceMessageCount: await this.queued(m.deviceId, m.moduleId) });
+    const [conn, queued] = await Promise.all([this.conn(m.deviceId, m.moduleId), this.queued(m.deviceId, m.moduleId)]);
+    return moduleView(m, { ...conn, cloudToDeviceMessageCount: queued });
   }
 
   /** The stored record, for other services (auth, telemetry) that need keys and status. */

@@ -39,7 +39,7 @@ export class TwinService {
   constructor(
     private readonly store: TwinStore,
     private readonly registry: RegistryStore,
-    private readonly connectionInfo: (deviceId: string, moduleId?: string) => ConnectionInfo,
+    private readonly connectionInfo: (deviceId: string, moduleId?: string) => Promise<ConnectionInfo>,
     private readonly bus: MessageBus,
     readonly limits: TwinLimits,
     private readonly now: () => number,
@@ -115,7 +115,7 @@ export class TwinService {
   async viewOf(device: DeviceRecord, module?: ModuleRecord): Promise<TwinView> {
     const target: TwinTarget = module ? { deviceId: device.deviceId, moduleId: module.moduleId } : { deviceId: device.deviceId };
     const twin = await this.current(target);
-    return twinView(twin, module ?? device, device, this.connectionInfo(target.deviceId, target.moduleId));
+    return twinView(twin, module ?? device, device, await this.connectionInfo(target.deviceId, target.moduleId));
   }
 
   deleteDevice(deviceId: string): Promise<void> {
@@ -225,7 +225,7 @@ export class TwinService {
 
   private async view(twin: TwinRecord, identity: DeviceRecord | ModuleRecord): Promise<TwinView> {
     const device = 'moduleId' in identity ? ((await this.registry.getDevice(identity.deviceId)) ?? fail()) : identity;
-    const conn = this.connectionInfo(twin.deviceId, twin.moduleId);
+    const conn = await this.connectionInfo(twin.deviceId, twin.moduleId);
     return twinView(twin, identity, device, conn);
   }
 
