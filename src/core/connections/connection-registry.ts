@@ -89,7 +89,12 @@ export class ConnectionRegistry {
   }
 
   info(deviceId: string, moduleId?: string): ConnectionInfo {
-    const s = this.state.get(identityKey(deviceId, moduleId));
+    return this.infoOf(identityKey(deviceId, moduleId));
+  }
+
+  /** As info, by identity key (`deviceId` or `deviceId/moduleId`). */
+  infoOf(key: string): ConnectionInfo {
+    const s = this.state.get(key);
     return {
       connectionState: s?.connected ? 'Connected' : 'Disconnected',
       connectionStateUpdatedTime: s ? new Date(s.since).toISOString() : NEVER,

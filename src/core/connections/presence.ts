@@ -27,11 +27,7 @@ export class Presence {
   /** This node now holds the identity's connection. */
   held(key: string): void {
     this.served.get(key)?.();
-    const [deviceId, moduleId] = splitKey(key);
-    this.served.set(
-      key,
-      this.bus.serve(presenceSubject(key), async () => Buffer.from(JSON.stringify(this.connections.info(deviceId, moduleId)))),
-    );
+    this.served.set(key, this.bus.serve(presenceSubject(key), async () => Buffer.from(JSON.stringify(this.connections.infoOf(key)))));
   }
 
   /** This node no longer holds it. */
@@ -52,9 +48,4 @@ export class Presence {
       throw err;
     }
   }
-}
-
-function splitKey(key: string): [string, string | undefined] {
-  const slash = key.indexOf('/');
-  return slash < 0 ? [key, undefined] : [key.slice(0, slash), key.slice(slash + 1)];
 }

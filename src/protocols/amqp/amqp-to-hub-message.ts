@@ -24,7 +24,7 @@ export type AmqpMessage = Omit<Message, 'body'> & { body?: unknown };
  * Throws HubError IotHubFormatError for a body that is neither data sections nor an amqp-value of binary or text.
  */
 export function toHubMessage(message: AmqpMessage): HubMessage {
-  const hub: HubMessage = { body: bodyOf(message.body), properties: propertiesOf(message), applicationProperties: {}, annotations: {} };
+  const hub: HubMessage = { body: bodyBytesOf(message.body), properties: propertiesOf(message), applicationProperties: {}, annotations: {} };
   for (const [name, value] of Object.entries(message.application_properties ?? {})) hub.applicationProperties[name] = propertyValue(value);
   const annotations = message.message_annotations ?? {};
   for (const name of KEPT_ANNOTATIONS) {
@@ -55,7 +55,8 @@ export function decodeBatch(payload: Buffer): HubMessage[] {
   });
 }
 
-function bodyOf(body: unknown): Buffer {
+/** The bytes of a message body: data sections, or an amqp-value of binary or text. IotHubFormatError otherwise. */
+export function bodyBytesOf(body: unknown): Buffer {
   if (body === undefined || body === null) return Buffer.alloc(0);
   if (Buffer.isBuffer(body)) return body;
   if (typeof body === 'string') return Buffer.from(body, 'utf8');

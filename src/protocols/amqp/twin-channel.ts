@@ -3,7 +3,8 @@ import rhea, { type Delivery, type Message, type Sender } from 'rhea';
 import type { TwinService } from '../../core/twins/twin-service.js';
 import { isHubError } from '../../domain/errors.js';
 import type { TwinTarget } from '../../domain/twin.js';
-import type { AmqpMessage } from './amqp-to-hub-message.js';
+import { bodyBytesOf, type AmqpMessage } from './amqp-to-hub-message.js';
+import { reportedPatchOf, twinFailure } from '../twin-answers.js';
 
 const DESIRED_RESOURCE = '/notifications/twin/properties/desired';
 const REPORTED_RESOURCE = '/properties/reported';
@@ -52,9 +53,8 @@ export class TwinChannel {
       ({ status, version, body }) => this.answer(correlationId, status, version, body),
       (err: unknown) => {
         if (!isHubError(err)) this.log.error({ err, operation, resource }, 'an AMQP twin request failed in the hub');
-        const status = isHubError(err) ? err.status : 500;
-        const errorCode = isHubError(err) ? err.numericCode : 500001;
-        this.answer(correlationId, status, undefined, { errorCode, message: err instanceof Error ? err.message : String(err) });
+        const { status, body } = twinFailure(err);
+        this.answer(correlationId, status, undefined, body);
       },
     );
   }
@@ -65,7 +65,7 @@ export class TwinChannel {
       return { status: 200, version: Number(twin.desired.$version), body: twin };
     }
     if (operation === 'PATCH' && resource === REPORTED_RESOURCE) {
-      return { status: 204, version: await this.twins.updateReported(this.target, parseBody(request.body)) };
+      return { status: 204, version: await this.twins.updateReported(this.target, reportedPatchOf(bodyBytesOf(request.body))) };
     }
     if (operation === 'PUT' && resource === DESIRED_RESOURCE) {
       this.startNotifications();
@@ -104,17 +104,5 @@ export class TwinChannel {
   private send(message: Message): void {
     if (this.sender) this.sender.send(message);
     else this.pending.push(message);
-  }
-}
-
-/** A twin patch body: a data section (or a string) of JSON. */
-function parseBody(body: unknown): unknown {
-  const section = body as { content?: unknown } | undefined;
-  const raw = Buffer.isBuffer(section?.content) ? section.content : Buffer.isBuffer(body) ? body : typeof body === 'string' ? Buffer.from(body) : undefined;
-  if (!raw) return undefined;
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch {
-    return undefined;
   }
 }

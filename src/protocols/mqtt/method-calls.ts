@@ -4,6 +4,7 @@ import { HubError } from '../../domain/errors.js';
 import type { MethodRequest, MethodResponse } from '../../domain/method.js';
 import { methodRequestTopic, parseMethodResponseTopic } from './method-topics.js';
 import type { MqttConnection } from './mqtt-connection.js';
+import { payloadOf } from './publish-payload.js';
 
 /**
  * Direct method calls to one connection, while it holds a `methods` subscription: each call is published at QoS 0
@@ -46,7 +47,7 @@ export class MethodCalls {
   answered(packet: IPublishPacket): boolean {
     const topic = parseMethodResponseTopic(packet.topic);
     if (!topic) return false;
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const payload = payloadOf(packet);
     const response: MethodResponse = { status: topic.status, payload };
     if (!this.#pending.answer(topic.rid, response)) this.connection.log.debug({ rid: topic.rid }, 'a method response for no call waiting');
     return true;

@@ -1,8 +1,10 @@
 import type { IPublishPacket } from 'mqtt-packet';
-import { HubError, isHubError } from '../../domain/errors.js';
+import { isHubError } from '../../domain/errors.js';
+import { reportedPatchOf, twinFailure } from '../twin-answers.js';
 import type { TwinTarget } from '../../domain/twin.js';
 import type { MqttConnection } from './mqtt-connection.js';
 import { parseTwinRequest, twinResponseTopic } from './twin-topics.js';
+import { payloadOf } from './publish-payload.js';
 
 /**
  * A device's twin GET or reported-property PATCH. The answer goes to `$iothub/twin/res/{status}/?$rid=…` at QoS 0:
@@ -26,23 +28,14 @@ export function handleTwinRequest(connection: MqttConnection, packet: IPublishPa
   };
   // [MQTT-4.6.0-2]: PUBACKs keep the order of the PUBLISHes, telemetry in flight included.
   if (packet.qos === 1) connection.inflight.add(Promise.resolve(), packet.messageId);
-  const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+  const payload = payloadOf(packet);
   const done =
     request.operation === 'get'
       ? twins.deviceTwin(target).then((twin) => answer(200, twin))
-      : parseJson(payload).then((patch) => twins.updateReported(target, patch)).then((version) => answer(204, undefined, version));
+      : Promise.resolve(payload).then((bytes) => twins.updateReported(target, reportedPatchOf(bytes))).then((version) => answer(204, undefined, version));
   done.catch((err: unknown) => {
     if (!isHubError(err)) connection.log.error({ err, rid: request.rid }, 'a twin request failed in the hub');
-    const status = isHubError(err) ? err.status : 500;
-    const errorCode = isHubError(err) ? err.numericCode : 500001;
-    answer(status, { errorCode, message: err instanceof Error ? err.message : String(err) });
+    const { status, body } = twinFailure(err);
+    answer(status, body);
   });
-}
-
-async function parseJson(payload: Buffer): Promise<unknown> {
-  try {
-    return JSON.parse(payload.toString('utf8'));
-  } catch {
-    throw new HubError('ArgumentInvalid', 'The reported properties patch is not valid JSON');
-  }
 }

@@ -1,35 +1,14 @@
-import type { C2dMessage, C2dTarget, FeedbackAck, FeedbackBatch, FeedbackRecord } from '../../domain/c2d.js';
+import type { C2dMessage, FeedbackBatch, FeedbackRecord } from '../../domain/c2d.js';
+import { batchOfRow, messageOfRow, type BatchColumns, type MessageColumns } from '../c2d-rows.js';
 
 /** A c2d_messages row; pg returns bytea as a Buffer and parses the json columns, a fresh copy per query. */
-export interface MessageRow {
-  device_id: string;
-  module_id: string;
-  sequence_number: number;
-  ack: string;
-  generation_id: string;
-  enqueued_time: number;
-  expiry_time: number;
-  delivery_count: number;
-  lock_token: string | null;
-  locked_until: number | null;
-  body: Buffer;
+export interface MessageRow extends MessageColumns {
   properties: C2dMessage['content']['properties'];
   application_properties: C2dMessage['content']['applicationProperties'];
 }
 
-export interface BatchRow {
-  batch_id: string;
+export interface BatchRow extends BatchColumns {
   records: FeedbackRecord[];
-  enqueued_time: number;
-  delivery_count: number;
-  lock_token: string | null;
-  locked_until: number | null;
-}
-
-/** A queue's key in the tables: the device's own queue has module_id ''. */
-export interface QueueKey {
-  deviceId: string;
-  moduleId: string;
 }
 
 /** A message is visible at $now when no lock holds it and it has not expired. */
@@ -115,11 +94,6 @@ export const C2D_SQL = {
     WHERE (locked_until IS NULL OR locked_until <= $3) AND (enqueued_time < $1 OR delivery_count >= $2)`,
 } as const;
 
-export function queueKey(target: C2dTarget): QueueKey {
-  if (target.moduleId === '') throw new TypeError(`module id of device '${target.deviceId}' is empty`);
-  return { deviceId: target.deviceId, moduleId: target.moduleId ?? '' };
-}
-
 /** $4..$10 of insertIfRoom. */
 export function messageParams(message: C2dMessage): unknown[] {
   return [
@@ -133,41 +107,11 @@ export function messageParams(message: C2dMessage): unknown[] {
   ];
 }
 
-/** The message a row holds, with the lock fields when the row has them (see `unlocked`). */
+/** The message a row holds (pg has parsed its json columns already). */
 export function toMessage(row: MessageRow): C2dMessage {
-  const message: C2dMessage = {
-    deviceId: row.device_id,
-    content: { body: row.body, properties: row.properties, applicationProperties: row.application_properties },
-    ack: row.ack as FeedbackAck,
-    generationId: row.generation_id,
-    enqueuedTime: row.enqueued_time,
-    expiryTime: row.expiry_time,
-    sequenceNumber: row.sequence_number,
-    deliveryCount: row.delivery_count,
-  };
-  if (row.module_id !== '') message.moduleId = row.module_id;
-  if (row.lock_token !== null && row.locked_until !== null) {
-    message.lockToken = row.lock_token;
-    message.lockedUntil = row.locked_until;
-  }
-  return message;
-}
-
-/** The row without its lock: how a removed message is returned, though its lock columns may still hold one. */
-export function unlocked(row: MessageRow): MessageRow {
-  return { ...row, lock_token: null, locked_until: null };
+  return messageOfRow(row, { properties: row.properties, applicationProperties: row.application_properties });
 }
 
 export function toBatch(row: BatchRow): FeedbackBatch {
-  const batch: FeedbackBatch = {
-    batchId: row.batch_id,
-    records: row.records,
-    enqueuedTime: row.enqueued_time,
-    deliveryCount: row.delivery_count,
-  };
-  if (row.lock_token !== null && row.locked_until !== null) {
-    batch.lockToken = row.lock_token;
-    batch.lockedUntil = row.locked_until;
-  }
-  return batch;
+  return batchOfRow(row, row.records);
 }

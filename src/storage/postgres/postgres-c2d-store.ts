@@ -1,6 +1,7 @@
 import { enqueuedMessage, feedbackRecordOf, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackBatch, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
 import { QUEUE_FULL, type C2dStore, type LockRequest } from '../../ports/c2d-store.js';
-import { C2D_SQL as SQL, messageParams, queueKey, toBatch, toMessage, unlocked, type BatchRow, type MessageRow, type QueueKey } from './c2d-statements.js';
+import { C2D_SQL as SQL, messageParams, toBatch, toMessage, type BatchRow, type MessageRow } from './c2d-statements.js';
+import { type QueueKey, queueKey, unlocked } from '../c2d-rows.js';
 import type { PostgresDatabase, Sql } from './database.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 

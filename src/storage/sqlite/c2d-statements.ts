@@ -1,36 +1,14 @@
-import type { C2dMessage, C2dTarget, FeedbackAck, FeedbackBatch, FeedbackRecord, NewC2dMessage } from '../../domain/c2d.js';
+import type { C2dMessage, FeedbackBatch, FeedbackRecord, NewC2dMessage } from '../../domain/c2d.js';
 import type { SqliteDatabase } from './database.js';
+import { batchOfRow, messageOfRow, queueKey, type QueueKey, type BatchColumns, type MessageColumns } from '../c2d-rows.js';
 
-export interface MessageRow {
-  device_id: string;
-  module_id: string;
-  sequence_number: number;
-  ack: string;
-  generation_id: string;
-  enqueued_time: number;
-  expiry_time: number;
-  delivery_count: number;
-  lock_token: string | null;
-  locked_until: number | null;
-  body: Buffer;
+export interface MessageRow extends MessageColumns {
   properties: string;
   application_properties: string;
 }
 
-export interface BatchRow {
-  seq: number;
-  batch_id: string;
+export interface BatchRow extends BatchColumns {
   records: string;
-  enqueued_time: number;
-  delivery_count: number;
-  lock_token: string | null;
-  locked_until: number | null;
-}
-
-/** A queue's key in the tables: the device's own queue has module_id ''. */
-export interface QueueKey {
-  deviceId: string;
-  moduleId: string;
 }
 
 export type MessageKey = QueueKey & { sequenceNumber: number };
@@ -131,11 +109,6 @@ export function prepareC2dStatements(db: SqliteDatabase) {
 
 export type C2dStatements = ReturnType<typeof prepareC2dStatements>;
 
-export function queueKey(target: C2dTarget): QueueKey {
-  if (target.moduleId === '') throw new TypeError(`module id of device '${target.deviceId}' is empty`);
-  return { deviceId: target.deviceId, moduleId: target.moduleId ?? '' };
-}
-
 export function messageKey(row: MessageRow): MessageKey {
   return { deviceId: row.device_id, moduleId: row.module_id, sequenceNumber: row.sequence_number };
 }
@@ -154,45 +127,14 @@ export function messageParams(message: NewC2dMessage, sequenceNumber: number) {
   };
 }
 
-/** The message a row holds, with the lock fields when the row has them (see `unlocked`). */
+/** The message a row holds. */
 export function toMessage(row: MessageRow): C2dMessage {
-  const message: C2dMessage = {
-    deviceId: row.device_id,
-    content: {
-      body: row.body,
-      properties: JSON.parse(row.properties) as C2dMessage['content']['properties'],
-      applicationProperties: JSON.parse(row.application_properties) as C2dMessage['content']['applicationProperties'],
-    },
-    ack: row.ack as FeedbackAck,
-    generationId: row.generation_id,
-    enqueuedTime: row.enqueued_time,
-    expiryTime: row.expiry_time,
-    sequenceNumber: row.sequence_number,
-    deliveryCount: row.delivery_count,
-  };
-  if (row.module_id !== '') message.moduleId = row.module_id;
-  if (row.lock_token !== null && row.locked_until !== null) {
-    message.lockToken = row.lock_token;
-    message.lockedUntil = row.locked_until;
-  }
-  return message;
+  return messageOfRow(row, {
+    properties: JSON.parse(row.properties) as C2dMessage['content']['properties'],
+    applicationProperties: JSON.parse(row.application_properties) as C2dMessage['content']['applicationProperties'],
+  });
 }
 
 export function toBatch(row: BatchRow): FeedbackBatch {
-  const batch: FeedbackBatch = {
-    batchId: row.batch_id,
-    records: JSON.parse(row.records) as FeedbackRecord[],
-    enqueuedTime: row.enqueued_time,
-    deliveryCount: row.delivery_count,
-  };
-  if (row.lock_token !== null && row.locked_until !== null) {
-    batch.lockToken = row.lock_token;
-    batch.lockedUntil = row.locked_until;
-  }
-  return batch;
-}
-
-/** The row without its lock: how a message is returned once it is not locked, though its lock columns still hold one. */
-export function unlocked(row: MessageRow): MessageRow {
-  return { ...row, lock_token: null, locked_until: null };
+  return batchOfRow(row, JSON.parse(row.records) as FeedbackRecord[]);
 }

@@ -1,6 +1,7 @@
 import { enqueuedMessage, feedbackRecordOf, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackBatch, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
 import { QUEUE_FULL, type C2dStore, type LockRequest } from '../../ports/c2d-store.js';
-import { messageKey, messageParams, prepareC2dStatements, queueKey, toBatch, toMessage, unlocked, type C2dStatements, type MessageKey } from './c2d-statements.js';
+import { messageKey, messageParams, prepareC2dStatements, toBatch, toMessage, type C2dStatements, type MessageKey } from './c2d-statements.js';
+import { queueKey, unlocked } from '../c2d-rows.js';
 import type { SqliteDatabase } from './database.js';
 import { TransactionGroupCommit } from './transaction-group-commit.js';
 

@@ -7,6 +7,7 @@ import { isMethodResponseTopic } from '../method-topics.js';
 import { handleTwinRequest } from '../twin-requests.js';
 import { TWIN_TOPIC_PREFIX } from '../twin-topics.js';
 import { parseTelemetryTopic, topicBelongsTo } from '../telemetry-topic.js';
+import { payloadOf } from '../publish-payload.js';
 
 /**
  * Device-to-cloud telemetry. IoT Hub closes the connection where MQTT has no way to refuse: QoS 2, a topic it does
@@ -30,7 +31,7 @@ export function handlePublish(connection: MqttConnection, packet: IPublishPacket
     if (!(err instanceof PropertyBagError)) throw err;
     return connection.close('protocol-error', `a PUBLISH whose property bag does not decode: ${err.message}`);
   }
-  const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+  const payload = payloadOf(packet);
   const { message, unusable } = telemetryMessage(bag, payload, packet.retain);
   if (unusable.length > 0) connection.log.debug({ unusable }, 'ignored system properties without a usable value');
   connection.inflight.add(connection.ctx.hub.telemetry.send(identity, message), packet.qos === 1 ? packet.messageId : undefined);
