@@ -7,12 +7,14 @@ import type { MqttSessionStore } from '../ports/mqtt-session-store.js';
 import type { RegistryStore } from '../ports/registry-store.js';
 import type { RetentionPolicy, TelemetryLog } from '../ports/telemetry-log.js';
 import type { TwinStore } from '../ports/twin-store.js';
+import type { PresenceStore } from '../ports/presence-store.js';
 import { LocalBus } from '../fabric/local/local-bus.js';
 import { NatsBus } from '../fabric/nats/nats-bus.js';
 import { JetStreamTelemetryLog } from '../storage/nats/jetstream-telemetry-log.js';
 import { openPostgresDatabase } from '../storage/postgres/database.js';
 import { PostgresC2dStore } from '../storage/postgres/postgres-c2d-store.js';
 import { PostgresConsumerGroupStore } from '../storage/postgres/postgres-consumer-group-store.js';
+import { PostgresPresenceStore } from '../storage/postgres/postgres-presence-store.js';
 import { PostgresMqttSessionStore } from '../storage/postgres/postgres-mqtt-session-store.js';
 import { PostgresRegistryStore } from '../storage/postgres/postgres-registry-store.js';
 import { PostgresTwinStore } from '../storage/postgres/postgres-twin-store.js';
@@ -46,6 +48,8 @@ export interface Backends {
   mqttSessions: MqttSessionStore;
   c2dStore: C2dStore;
   twinStore: TwinStore;
+  /** Cluster-wide presence; absent on the embedded backends, where one process holds every connection. */
+  presenceStore?: PresenceStore;
   telemetryLog: TelemetryLog;
   bus: MessageBus;
   /** Closes what was opened, in an order that lets pending writes finish. */
@@ -89,6 +93,7 @@ async function openState(choice: BackendChoice, closers: Closer[], logger: Logge
       mqttSessions: new PostgresMqttSessionStore(db),
       c2dStore: new PostgresC2dStore(db),
       twinStore: new PostgresTwinStore(db),
+      presenceStore: new PostgresPresenceStore(db),
     };
     closers.push(async () => {
       await stores.c2dStore.close();

@@ -59,12 +59,14 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
     c2dStore,
     twinStore,
     bus,
+    ...(backends.presenceStore === undefined ? {} : { presenceStore: backends.presenceStore }),
+    presenceLeaseMs: config.presenceLeaseMs,
     maxMessageBytes: config.maxMessageBytes,
     c2d: config.c2d,
     feedback: config.feedback,
     backgroundFailed: (err, what) => logger.error({ err }, `${what} failed`),
   });
-  await hub.c2d.start();
+  await hub.start();
   const mqtt = createMqttAdapter({ hub, logger, sessions: backends.mqttSessions });
   const amqp = createAmqpAdapter({ hub, logger });
   const http = await createHttpAdapter({
@@ -90,7 +92,7 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
   } catch (err) {
     await Promise.all([http.close(), mqtt.close(), amqp.close()]);
     clearInterval(retention);
-    await hub.c2d.stop();
+    await hub.stop();
     await backends.close();
     throw err;
   }
@@ -117,7 +119,7 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
       await listeners.close();
       await Promise.all([http.close(), mqtt.close(), amqp.close()]);
       clearInterval(retention);
-      await hub.c2d.stop();
+      await hub.stop();
       // Commits what closing connections gave back (locks released) before the databases close.
       await backends.close();
     },

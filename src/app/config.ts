@@ -34,6 +34,8 @@ export interface StartConfig {
   log?: string;
   /** `nats://…`: the bus between nodes; follows `log` unless given; in-process otherwise. */
   bus?: string;
+  /** How long a node that stops renewing its presence lease (it died) still counts as holding its connections. */
+  presenceLeaseMs: number;
 }
 
 export interface C2dConfig {
@@ -66,6 +68,7 @@ export const DEFAULTS = {
   c2dMaxDeliveryCount: 10,
   c2dLockSeconds: 60,
   feedbackIntervalSeconds: 15,
+  presenceLeaseSeconds: 30,
 };
 
 export class ConfigError extends Error {
@@ -96,6 +99,7 @@ export const START_FLAGS = {
   store: 'LAZULI_STORE',
   log: 'LAZULI_LOG',
   bus: 'LAZULI_BUS',
+  'presence-lease-seconds': 'LAZULI_PRESENCE_LEASE_SECONDS',
 } as const;
 
 export type StartFlag = keyof typeof START_FLAGS;
@@ -124,6 +128,7 @@ export function resolveStartConfig(flags: Partial<Record<StartFlag, string>>, en
     feedback: {
       flushIntervalMs: optionalInteger(get('feedback-interval-seconds'), DEFAULTS.feedbackIntervalSeconds, 1, 3600, 'feedback-interval-seconds') * 1000,
     },
+    presenceLeaseMs: optionalInteger(get('presence-lease-seconds'), DEFAULTS.presenceLeaseSeconds, 1, 3600, 'presence-lease-seconds') * 1000,
   };
   const name = get('name');
   if (name !== undefined) config.name = hubName(name);

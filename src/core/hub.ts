@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { SharedAccessPolicy } from '../domain/permissions.js';
 import type { RegistryStore } from '../ports/registry-store.js';
 import type { TelemetryLog } from '../ports/telemetry-log.js';
@@ -5,6 +6,7 @@ import type { ConsumerGroupStore } from '../ports/consumer-group-store.js';
 import type { C2dStore } from '../ports/c2d-store.js';
 import type { MessageBus } from '../ports/message-bus.js';
 import type { TwinStore } from '../ports/twin-store.js';
+import type { PresenceStore } from '../ports/presence-store.js';
 import { DEFAULT_TWIN_LIMITS, type TwinLimits } from '../domain/twin-patch.js';
 import { TwinService } from './twins/twin-service.js';
 import { TwinQueryService } from './twins/twin-query-service.js';
@@ -15,7 +17,7 @@ import { ConsumerGroupService } from './eventhub/consumer-group-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { ConnectionRegistry } from './connections/connection-registry.js';
 import { ClusterConnections } from './connections/cluster-connections.js';
-import { Presence } from './connections/presence.js';
+import { DEFAULT_PRESENCE_LEASE_MS, Presence } from './connections/presence.js';
 import { DeviceConnectService } from './connections/device-connect-service.js';
 import { RegistryService } from './registry/registry-service.js';
 import { TelemetryService } from './telemetry/telemetry-service.js';
@@ -42,6 +44,10 @@ export interface Hub {
   twins: TwinService;
   twinQueries: TwinQueryService;
   methods: MethodService;
+  /** Starts background work: C2D expiry and feedback, the presence lease. */
+  start(): Promise<void>;
+  /** Stops it; connections should be closed first, so that what they gave back is recorded. */
+  stop(): Promise<void>;
 }
 
 export interface HubDependencies {
@@ -53,6 +59,10 @@ export interface HubDependencies {
   c2dStore: C2dStore;
   twinStore: TwinStore;
   bus: MessageBus;
+  /** Cluster-wide presence with leases; without it, presence is this node's alone. */
+  presenceStore?: PresenceStore;
+  /** How long a node that stops renewing its presence lease still counts as holding its connections. */
+  presenceLeaseMs?: number;
   maxMessageBytes?: number;
   c2d?: Partial<C2dSettings>;
   feedback?: Partial<FeedbackSettings>;
@@ -64,6 +74,8 @@ export interface HubDependencies {
 
 export function createHub(deps: HubDependencies): Hub {
   const now = deps.now ?? Date.now;
+  const node = randomUUID();
+  const failed = deps.backgroundFailed ?? (() => undefined);
   // The cluster link needs the registry and the registry announces through it: the arrow closes the loop lazily.
   let cluster: ClusterConnections | undefined;
   let presence: Presence | undefined;
@@ -75,10 +87,14 @@ export function createHub(deps: HubDependencies): Hub {
     },
     (key) => presence?.released(key),
   );
-  cluster = new ClusterConnections(connections, deps.bus);
-  presence = new Presence(connections, deps.bus);
+  cluster = new ClusterConnections(node, connections, deps.bus);
+  presence = new Presence(connections, deps.bus, deps.presenceStore, {
+    node,
+    leaseMs: deps.presenceLeaseMs ?? DEFAULT_PRESENCE_LEASE_MS,
+    now,
+    failed,
+  });
   const connectionInfo = (deviceId: string, moduleId?: string) => presence.info(deviceId, moduleId);
-  const failed = deps.backgroundFailed ?? (() => undefined);
   const feedback = new FeedbackService(deps.c2dStore, deps.bus, { ...DEFAULT_FEEDBACK_SETTINGS, ...deps.feedback }, now, failed);
   const c2d = new C2dService(deps.c2dStore, deps.registryStore, deps.bus, feedback, { ...DEFAULT_C2D_SETTINGS, ...deps.c2d }, now, failed);
   const twins = new TwinService(deps.twinStore, deps.registryStore, connectionInfo, deps.bus, { ...DEFAULT_TWIN_LIMITS, ...deps.twinLimits }, now);
@@ -123,5 +139,14 @@ export function createHub(deps: HubDependencies): Hub {
       now,
       ...(deps.maxMessageBytes === undefined ? {} : { maxMessageBytes: deps.maxMessageBytes }),
     }),
+    async start() {
+      await presence.start();
+      await c2d.start();
+    },
+    async stop() {
+      await c2d.stop();
+      cluster.stop();
+      await presence.stop();
+    },
   };
 }

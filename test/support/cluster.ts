@@ -42,13 +42,14 @@ export interface Cluster {
 
 /**
  * `count` hub processes on one fresh PostgreSQL schema and NATS, on ephemeral ports, started from copies of one data
- * dir (same CA, keys and hub name; everything else is in the backends). The hub name is unique per call.
+ * dir (same CA, keys and hub name; everything else is in the backends). The hub name is unique per call; `extraArgs`
+ * go to every node's `lazuli start`.
  */
-export async function startCluster(count: number, label: string): Promise<Cluster> {
+export async function startCluster(count: number, label: string, extraArgs: string[] = []): Promise<Cluster> {
   const suffix = randomBytes(4).toString('hex');
   const hubName = `${label}-${suffix}`;
   const schema = `lazuli_${label.replace(/-/g, '_')}_${suffix}`;
-  const backend = ['--store', `${POSTGRES_URL}?schema=${schema}`, '--log', `nats://${NATS_SERVER.replace(/^nats:\/\//, '')}`];
+  const backend = ['--store', `${POSTGRES_URL}?schema=${schema}`, '--log', `nats://${NATS_SERVER.replace(/^nats:\/\//, '')}`, ...extraArgs];
   const first = seededDataDir(`lazuli-${label}-`);
   const dirs = [first];
   const nodes: HubProcess[] = [];

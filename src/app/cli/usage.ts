@@ -6,8 +6,10 @@ export const START_USAGE = `lazuli start [--data-dir DIR] [--name HUB] [--hostna
              [--c2d-max-queue-depth 50] [--c2d-max-message-bytes 65536] [--c2d-ttl-seconds 3600]
              [--c2d-max-delivery-count 10] [--c2d-lock-seconds 60] [--feedback-interval-seconds 15]
              [--store postgres://USER@HOST:PORT/DB[?schema=NAME]] [--log nats://HOST:PORT] [--bus nats://HOST:PORT]
+             [--presence-lease-seconds 30]
   Runs the hub in the foreground. --store and --log put state in PostgreSQL and telemetry in NATS JetStream so that
-  several nodes started with copies of one data dir serve one hub (--bus follows --log). Each flag may also be given as LAZULI_<FLAG> (LAZULI_DATA_DIR, LAZULI_HOSTNAME, ...).
+  several nodes started with copies of one data dir serve one hub (--bus follows --log). A node that dies without
+  a goodbye counts as holding its devices' connections until its presence lease runs out. Each flag may also be given as LAZULI_<FLAG> (LAZULI_DATA_DIR, LAZULI_HOSTNAME, ...).
   Ready when GET https://HOST:HTTPS_PORT/health answers 200.`;
 
 export const CONNECTION_STRING_USAGE = `lazuli connection-string [--data-dir DIR] [--policy NAME] [--eventhub] [--device ID [--module ID]]

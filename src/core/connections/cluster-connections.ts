@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { MessageBus } from '../../ports/message-bus.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 
@@ -23,10 +22,11 @@ interface Dropped {
  * repeats what the node did already.
  */
 export class ClusterConnections {
-  readonly node = randomUUID();
   private readonly unsubscribe: Array<() => void>;
 
   constructor(
+    /** This node's id, unique in the cluster. */
+    readonly node: string,
     connections: ConnectionRegistry,
     private readonly bus: MessageBus,
   ) {

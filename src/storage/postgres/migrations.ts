@@ -156,4 +156,24 @@ export const postgresMigrations: readonly PostgresMigration[] = [
       CREATE UNIQUE INDEX consumer_groups_lower_name ON consumer_groups (lower(name));
     `,
   },
+  {
+    version: 6,
+    name: 'presence',
+    // Which node holds which identity's connection (PresenceStore). Leases are the database's clock (now()), so nodes'
+    // clocks never decide whether a lease ran out; since is the node's ms timestamp of the connection's start or end.
+    // The partial index serves the sweep of a dead node's live entries.
+    sql: `
+      CREATE TABLE presence_leases (
+        node        text COLLATE "C" PRIMARY KEY,
+        lease_until timestamptz NOT NULL
+      );
+      CREATE TABLE presence (
+        identity  text COLLATE "C" PRIMARY KEY,
+        node      text COLLATE "C" NOT NULL,
+        connected boolean NOT NULL,
+        since     bigint NOT NULL
+      );
+      CREATE INDEX presence_connected_node ON presence (node) WHERE connected;
+    `,
+  },
 ];
