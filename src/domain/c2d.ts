@@ -138,3 +138,12 @@ export function enqueuedMessage(message: NewC2dMessage, sequenceNumber: number):
   if (message.moduleId !== undefined) stored.moduleId = message.moduleId;
   return stored;
 }
+
+/** A new message as enqueue stores it when it is locked at once: its first delivery under `lock`. */
+export function lockedMessage(message: NewC2dMessage, sequenceNumber: number, lock: { token: string; until: number }): C2dMessage {
+  const locked = enqueuedMessage(message, sequenceNumber);
+  locked.deliveryCount = 1;
+  locked.lockToken = lock.token;
+  locked.lockedUntil = lock.until;
+  return locked;
+}

@@ -24,8 +24,13 @@ export const QUEUE_FULL = 'queue-full' as const;
  * - Batches are locked, settled and released like queue messages, by lock token, oldest first.
  */
 export interface C2dStore {
-  /** Appends to the target's queue; resolves the stored message, or QUEUE_FULL (nothing stored). */
-  enqueue(message: NewC2dMessage, maxDepth: number): Promise<C2dMessage | typeof QUEUE_FULL>;
+  /**
+   * Appends to the target's queue; resolves the stored message, or QUEUE_FULL (nothing stored). With `lock`, a
+   * message that would be the queue's first visible one (no visible message before it, and itself not expired) is
+   * stored already locked, as if lockNext had taken it at once (deliveryCount 1), so that a device waiting for it
+   * costs one write instead of two; otherwise `lock` is ignored.
+   */
+  enqueue(message: NewC2dMessage, maxDepth: number, lock?: LockRequest): Promise<C2dMessage | typeof QUEUE_FULL>;
   /**
    * Locks the target's next visible message; `message` is undefined when there is none. Visible messages already
    * delivered `maxDeliveryCount` times are removed on the way (feedback DeliveryCountExceeded) and listed in

@@ -115,6 +115,52 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         assert.deepEqual(await store.lockNext(DEVICE, lockAt(T0)), { deadLettered: [] });
       });
 
+      storeTest('enqueue with a lock stores a message locked at once when no visible message is before it', async ({ store }) => {
+        const first = newMessage(DEVICE, 'first');
+        const lock = lockAt(T0);
+        assert.deepEqual(await store.enqueue(first, DEPTH, lock), held(first, 1, 1, lock), 'locked: its first delivery');
+        assert.deepEqual(await store.lockNext(DEVICE, lockAt(T0)), { deadLettered: [] }, 'nobody else gets it');
+        assert.equal(await store.count(DEVICE, T0), 1);
+        // Only locked messages before it: the next one is first among the visible, so it is locked at once too.
+        const second = newMessage(DEVICE, 'second');
+        const lock2 = lockAt(T0);
+        assert.deepEqual(await store.enqueue(second, DEPTH, lock2), held(second, 2, 1, lock2));
+        assert.deepEqual(await store.settle(DEVICE, lock.token, T0 + 1), held(first, 1, 1, lock), 'settled with the lock it was stored under');
+        // Released, it is an ordinary message that was delivered once.
+        assert.ok(await store.release(DEVICE, lock2.token, T0 + 1));
+        const again = lockAt(T0 + 2);
+        assert.deepEqual(await store.lockNext(DEVICE, again), { message: held(second, 2, 2, again), deadLettered: [] });
+      });
+
+      storeTest('enqueue with a lock stores a message unlocked when a visible one waits before it (FIFO holds)', async ({ store }) => {
+        const [waiting] = await enqueueAll(store, [newMessage(DEVICE, 'waiting')]);
+        const later = newMessage(DEVICE, 'later');
+        assert.deepEqual(await store.enqueue(later, DEPTH, lockAt(T0)), stored(later, 2));
+        const lock = lockAt(T0);
+        assert.deepEqual(await store.lockNext(DEVICE, lock), { message: held(waiting!, 1, 1, lock), deadLettered: [] });
+        // Another queue is not in the way.
+        const other = newMessage(OTHER, 'other');
+        const otherLock = lockAt(T0);
+        assert.deepEqual(await store.enqueue(other, DEPTH, otherLock), held(other, 1, 1, otherLock));
+        // A message whose lock ended is visible again: it is in the way.
+        const stale = newMessage(MODULE, 'stale');
+        const short = lockAt(T0, { until: T0 + 10 });
+        assert.deepEqual(await store.enqueue(stale, DEPTH, short), held(stale, 1, 1, short));
+        const behind = newMessage(MODULE, 'behind');
+        assert.deepEqual(await store.enqueue(behind, DEPTH, lockAt(T0 + 10)), stored(behind, 2));
+      });
+
+      storeTest('enqueue with a lock: expired messages are not in the way, an expired message is never locked, a full queue still refuses', async ({ store }) => {
+        await enqueueAll(store, [newMessage(DEVICE, 'old', { expiryTime: T0 + 5 })]);
+        const fresh = newMessage(DEVICE, 'fresh');
+        const lock = lockAt(T0 + 5);
+        assert.deepEqual(await store.enqueue(fresh, DEPTH, lock), held(fresh, 2, 1, lock));
+        const dead = newMessage(OTHER, 'dead', { expiryTime: T0 });
+        assert.deepEqual(await store.enqueue(dead, DEPTH, lockAt(T0)), stored(dead, 1));
+        assert.equal(await store.enqueue(newMessage(DEVICE, 'refused'), 2, lockAt(T0 + 5)), QUEUE_FULL);
+        assert.equal(await store.count(DEVICE, T0), 2);
+      });
+
       storeTest('an empty or unknown queue has nothing to lock and counts 0', async ({ store }) => {
         assert.deepEqual(await store.lockNext(DEVICE, lockAt(T0)), { deadLettered: [] });
         assert.equal(await store.count(DEVICE, T0), 0);

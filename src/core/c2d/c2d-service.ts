@@ -6,6 +6,7 @@ import { messageSize } from '../../domain/message.js';
 import { QUEUE_FULL, type C2dStore } from '../../ports/c2d-store.js';
 import type { MessageBus } from '../../ports/message-bus.js';
 import type { RegistryStore } from '../../ports/registry-store.js';
+import type { DirectTaker } from './delivery-pump.js';
 import type { FeedbackService } from './feedback-service.js';
 
 export interface C2dSettings {
@@ -53,6 +54,7 @@ export class C2dService {
   private sweeper: NodeJS.Timeout | undefined;
   /** Generation ids of recent targets: a registry read per message was 6% of the hub's time under C2D load. */
   private readonly generations = new Map<string, { generationId: string; until: number }>();
+  private readonly takers = new Map<string, DirectTaker<C2dMessage>>();
 
   constructor(
     private readonly store: C2dStore,
@@ -87,22 +89,43 @@ export class C2dService {
     const now = this.now();
     const expiry = content.properties.absoluteExpiryTime;
     if (expiry !== undefined && !Number.isFinite(expiry)) throw new HubError('ArgumentInvalid', 'absolute-expiry-time is not a time');
-    const stored = await this.store.enqueue(
-      {
-        ...target,
-        content: { ...content, properties: { ...content.properties, to: deviceboundAddress(target) } },
-        ack,
-        generationId,
-        enqueuedTime: now,
-        expiryTime: expiry ?? now + this.settings.defaultTtlMs,
-      },
-      this.settings.maxQueueDepth,
-    );
+    // A device on this node waiting with room gets the message locked as it is stored: one write, no notification.
+    const taker = this.takers.get(identityKey(target.deviceId, target.moduleId));
+    const direct = taker?.reserve() === true ? taker : undefined;
+    let stored: C2dMessage | typeof QUEUE_FULL | undefined;
+    try {
+      stored = await this.store.enqueue(
+        {
+          ...target,
+          content: { ...content, properties: { ...content.properties, to: deviceboundAddress(target) } },
+          ack,
+          generationId,
+          enqueuedTime: now,
+          expiryTime: expiry ?? now + this.settings.defaultTtlMs,
+        },
+        this.settings.maxQueueDepth,
+        direct && { token: randomUUID(), until: now + this.settings.lockMs, now, maxDeliveryCount: this.settings.maxDeliveryCount },
+      );
+    } finally {
+      direct?.take(stored !== undefined && stored !== QUEUE_FULL && stored.lockToken !== undefined ? stored : undefined);
+    }
     if (stored === QUEUE_FULL) {
       throw new HubError('DeviceMaximumQueueDepthExceeded', `The queue of ${describe(target)} holds ${this.settings.maxQueueDepth} messages, the most this hub allows`);
     }
-    this.bus.publish(mailSubject(target));
+    if (stored.lockToken === undefined) this.bus.publish(mailSubject(target));
     return stored;
+  }
+
+  /**
+   * Registers a local consumer of the target's messages (a device's connection on this node) that new messages may
+   * be handed to directly, locked as they are stored; returns the unregister. The latest registration wins.
+   */
+  standBy(target: C2dTarget, taker: DirectTaker<C2dMessage>): () => void {
+    const key = identityKey(target.deviceId, target.moduleId);
+    this.takers.set(key, taker);
+    return () => {
+      if (this.takers.get(key) === taker) this.takers.delete(key);
+    };
   }
 
   /** Locks the next message for the target; undefined when none waits. */

@@ -5,6 +5,17 @@ export interface DeliverySink<T> {
   deliver(item: T): void;
 }
 
+/**
+ * A pump standing by for an item handed to it directly, without a store round trip of its own (a C2D message
+ * locked as it was enqueued). `reserve` says whether the pump could take one now and, if so, holds its place (no
+ * receive starts meanwhile, so nothing overtakes the item); `take` ends the reservation with the item, or with
+ * undefined when none came.
+ */
+export interface DirectTaker<T> {
+  reserve(): boolean;
+  take(item: T | undefined): void;
+}
+
 export interface DeliveryPumpOptions<T> {
   /** Locks up to `max` next items for this sink, in queue order; fewer (or none) when fewer are visible. */
   receive(max: number): Promise<T[]>;
@@ -17,6 +28,8 @@ export interface DeliveryPumpOptions<T> {
   failed(err: unknown): void;
   /** An item locked just as the pump stopped, or that the sink failed to take: give it back to the queue. */
   unwanted(item: T): void;
+  /** Registers the pump, while it runs, for items handed to it directly; returns the unregister. */
+  standBy?(taker: DirectTaker<T>): () => void;
 }
 
 /** Most items one receive asks for; a backlog is drained in batches of up to this many per store round trip. */
@@ -32,9 +45,16 @@ const MAX_BATCH = 64;
  * asked for: a queue that holds one message at a time costs two single lock attempts per message (the second finds
  * nothing), as a one-by-one pump would, and a backlog drains in growing batches, one store round trip each.
  */
-export class DeliveryPump<T> {
+export class DeliveryPump<T> implements DirectTaker<T> {
   private running = false;
   private pulling = false;
+  private reserved = false;
+  private unregister: (() => void) | undefined;
+  /**
+   * False once a receive found fewer items than it asked for and nothing has signalled since: the queue is drained,
+   * so room in the sink alone is no reason to ask the store again (that empty ask was one write per message).
+   */
+  private maybeWaiting = true;
   private again = false;
   private batch = 1;
   /** Receives in a row that found all they asked for. */
@@ -48,6 +68,7 @@ export class DeliveryPump<T> {
     if (this.running) return;
     this.running = true;
     this.unwatch = this.options.watch(() => this.wake());
+    this.unregister = this.options.standBy?.(this);
     this.timer = setInterval(() => this.wake(), this.options.rescanMs);
     this.timer.unref();
     this.wake();
@@ -57,12 +78,37 @@ export class DeliveryPump<T> {
     this.running = false;
     this.unwatch?.();
     this.unwatch = undefined;
+    this.unregister?.();
+    this.unregister = undefined;
     clearInterval(this.timer);
   }
 
-  /** Something may be waiting, or the sink has room again. */
+  /** Something may be waiting (a notification, a rescan, a lock given back). */
   wake(): void {
-    if (!this.running) return;
+    this.maybeWaiting = true;
+    this.pullWhenFree();
+  }
+
+  /** The sink has room again (an acknowledgement, link credit): pulls only if the queue may hold something. */
+  roomFreed(): void {
+    if (this.maybeWaiting) this.pullWhenFree();
+  }
+
+  reserve(): boolean {
+    if (!this.running || this.pulling || this.reserved || this.options.sink.capacity() <= 0) return false;
+    this.reserved = true;
+    return true;
+  }
+
+  take(item: T | undefined): void {
+    this.reserved = false;
+    if (item !== undefined) this.hand([item]);
+    // Wakes that came while reserved were held back.
+    if (this.maybeWaiting) this.pullWhenFree();
+  }
+
+  private pullWhenFree(): void {
+    if (!this.running || this.reserved) return;
     if (this.pulling) {
       this.again = true;
       return;
@@ -79,8 +125,11 @@ export class DeliveryPump<T> {
           const room = this.options.sink.capacity();
           if (room <= 0) break;
           const asked = Math.min(room, this.batch);
+          // A wake while this receive runs sets it again: its message may have missed the receive.
+          this.maybeWaiting = false;
           const items = await this.options.receive(asked);
           this.hand(items);
+          if (items.length === asked) this.maybeWaiting = true;
           if (items.length < asked) {
             this.fullReceives = 0;
             this.batch = 1;
@@ -90,6 +139,7 @@ export class DeliveryPump<T> {
         }
       } while (this.again && this.running);
     } catch (err) {
+      this.maybeWaiting = true;
       this.options.failed(err);
     } finally {
       this.pulling = false;

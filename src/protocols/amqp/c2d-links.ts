@@ -18,6 +18,7 @@ export function deviceboundLink(sender: Sender, hub: Hub, target: C2dTarget, log
     sender,
     receive: (max) => c2d.receiveMany(target, max),
     watch: (wake) => c2d.watch(target, wake),
+    standBy: (taker) => c2d.standBy(target, taker),
     lockTokenOf: (m) => m.lockToken!,
     encode: encodeC2dMessage,
     settle: (lockToken, outcome) => {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Delivery, Message, Sender } from 'rhea';
-import { DeliveryPump } from '../../core/c2d/delivery-pump.js';
+import { DeliveryPump, type DirectTaker } from '../../core/c2d/delivery-pump.js';
 import { isHubError } from '../../domain/errors.js';
 import { deliveryTagOf } from './c2d-encoding.js';
 
@@ -12,6 +12,8 @@ export interface LockedDeliveryLinkOptions<T> {
   /** Locks up to `max` next items for this link, in queue order. */
   receive(max: number): Promise<T[]>;
   watch(wake: () => void): () => void;
+  /** Registers the link for items handed to it directly (see DeliveryPump). */
+  standBy?(taker: DirectTaker<T>): () => void;
   lockTokenOf(item: T): string;
   encode(item: T): Message;
   /** Acts on the far end's outcome for the item with this lock token. */
@@ -37,6 +39,7 @@ export class LockedDeliveryLink<T> {
     this.pump = new DeliveryPump<T>({
       receive: options.receive,
       watch: options.watch,
+      ...(options.standBy === undefined ? {} : { standBy: options.standBy }),
       rescanMs: options.rescanMs,
       sink: {
         capacity: () => (!this.closed && sender.sendable() ? creditOf(sender) : 0),
@@ -53,7 +56,7 @@ export class LockedDeliveryLink<T> {
 
   /** The link got credit. */
   sendable(): void {
-    this.pump.wake();
+    this.pump.roomFreed();
   }
 
   onOutcome(delivery: Delivery, outcome: Outcome): void {
@@ -61,7 +64,7 @@ export class LockedDeliveryLink<T> {
     if (lockToken === undefined) return;
     this.out.delete(delivery);
     this.options.settle(lockToken, outcome).then(
-      () => this.pump.wake(),
+      () => this.pump.roomFreed(),
       (err: unknown) => {
         // A lost lock means the item was offered again or is gone: at-least-once holds, nothing to tell the peer.
         if (isHubError(err, 'DeviceMessageLockLost')) this.options.log.debug({ lockToken, outcome }, 'settled after the lock was lost');

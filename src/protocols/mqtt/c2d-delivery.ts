@@ -52,7 +52,7 @@ export class C2dDelivery {
     }
     this.#awaitingPuback.delete(packetId);
     void this.#complete(lockToken);
-    this.#pump?.wake();
+    this.#pump?.roomFreed();
   }
 
   #createPump(target: C2dTarget): DeliveryPump<C2dMessage> {
@@ -61,6 +61,7 @@ export class C2dDelivery {
     return new DeliveryPump<C2dMessage>({
       receive: (max) => hub.c2d.receiveMany(target, max),
       watch: (wake) => hub.c2d.watch(target, wake),
+      standBy: (taker) => hub.c2d.standBy(target, taker),
       sink: { capacity: () => this.#capacity(), deliver: (message) => this.#publish(message) },
       rescanMs: settings.c2dRescanMs,
       failed: (err) => this.connection.log.error({ err }, 'locking the next cloud-to-device message failed'),
@@ -92,7 +93,7 @@ export class C2dDelivery {
       this.#completing++;
       void this.#complete(lockToken).then(() => {
         this.#completing--;
-        this.#pump?.wake();
+        this.#pump?.roomFreed();
       });
       return;
     }

@@ -28,11 +28,15 @@ export const C2D_SQL = {
   // Runs after nextSequence in the same transaction: its snapshot is newer than every enqueue of this target that
   // held the queue's row lock before, so the depth it counts includes them. Every stored message counts, expired ones
   // not yet removed included.
+  // $12/$13 lock the new message at once (its first delivery) when not null.
   insertIfRoom: `
     INSERT INTO c2d_messages (device_id, module_id, sequence_number, ack, generation_id, enqueued_time, expiry_time,
-                              delivery_count, body, properties, application_properties)
-    SELECT $1, $2, $3::bigint, $4, $5, $6::bigint, $7::bigint, 0, $8::bytea, $9::json, $10::json
+                              delivery_count, lock_token, locked_until, body, properties, application_properties)
+    SELECT $1, $2, $3::bigint, $4, $5, $6::bigint, $7::bigint, CASE WHEN $12::text IS NULL THEN 0 ELSE 1 END,
+           $12::text, $13::bigint, $8::bytea, $9::json, $10::json
     WHERE (SELECT count(*) FROM c2d_messages WHERE device_id = $1 AND module_id = $2) < $11`,
+  // Whether the queue holds a visible message (a new one would not be first); after nextSequence, as insertIfRoom.
+  anyVisible: `SELECT 1 FROM c2d_messages WHERE device_id = $1 AND module_id = $2 AND ${VISIBLE} LIMIT 1`,
   // SKIP LOCKED: a message another transaction is locking, settling or dead-lettering is passed over rather than
   // waited for, so nodes taking from one queue at once take different messages.
   nextVisible: `

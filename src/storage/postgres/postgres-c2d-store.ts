@@ -1,4 +1,4 @@
-import { enqueuedMessage, feedbackRecordOf, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackBatch, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
+import { enqueuedMessage, feedbackRecordOf, lockedMessage, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackBatch, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
 import { QUEUE_FULL, type C2dStore, type LockRequest } from '../../ports/c2d-store.js';
 import { C2D_SQL as SQL, messageParams, toBatch, toMessage, type BatchRow, type MessageRow } from './c2d-statements.js';
 import { type QueueKey, queueKey, unlocked } from '../c2d-rows.js';
@@ -25,7 +25,7 @@ export class PostgresC2dStore implements C2dStore {
     this.#db = db;
   }
 
-  async enqueue(message: NewC2dMessage, maxDepth: number): Promise<C2dMessage | typeof QUEUE_FULL> {
+  async enqueue(message: NewC2dMessage, maxDepth: number, lock?: LockRequest): Promise<C2dMessage | typeof QUEUE_FULL> {
     const key = queueKey(message);
     const stored = enqueuedMessage(message, 0);
     const params = messageParams(stored);
@@ -33,8 +33,11 @@ export class PostgresC2dStore implements C2dStore {
       this.#db.transaction(async (tx) => {
         const { rows } = await tx.query<{ last_sequence: number }>(SQL.nextSequence, [key.deviceId, key.moduleId]);
         const sequenceNumber = rows[0]!.last_sequence;
-        const { rowCount } = await tx.query(SQL.insertIfRoom, [key.deviceId, key.moduleId, sequenceNumber, ...params, maxDepth]);
-        if (rowCount === 1) return { ...stored, sequenceNumber };
+        const first =
+          lock !== undefined && message.expiryTime > lock.now && (await tx.query(SQL.anyVisible, [key.deviceId, key.moduleId, lock.now])).rowCount === 0;
+        const locking = first ? [lock.token, lock.until] : [null, null];
+        const { rowCount } = await tx.query(SQL.insertIfRoom, [key.deviceId, key.moduleId, sequenceNumber, ...params, maxDepth, ...locking]);
+        if (rowCount === 1) return first ? lockedMessage(message, sequenceNumber, lock) : { ...stored, sequenceNumber };
         tx.rollback();
         return QUEUE_FULL;
       }),

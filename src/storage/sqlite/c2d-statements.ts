@@ -34,9 +34,9 @@ export function prepareC2dStatements(db: SqliteDatabase) {
     ),
     insertMessage: db.prepare<[ReturnType<typeof messageParams>]>(
       `INSERT INTO c2d_messages (device_id, module_id, sequence_number, ack, generation_id, enqueued_time, expiry_time,
-                                 delivery_count, body, properties, application_properties)
+                                 delivery_count, lock_token, locked_until, body, properties, application_properties)
        VALUES (@deviceId, @moduleId, @sequenceNumber, @ack, @generationId, @enqueuedTime, @expiryTime,
-               0, @body, @properties, @applicationProperties)`,
+               @deliveryCount, @lockToken, @lockedUntil, @body, @properties, @applicationProperties)`,
     ),
     nextVisible: db.prepare<[QueueKey & { now: number }], { sequence_number: number; delivery_count: number }>(
       `SELECT sequence_number, delivery_count FROM c2d_messages
@@ -113,10 +113,19 @@ export function messageKey(row: MessageRow): MessageKey {
   return { deviceId: row.device_id, moduleId: row.module_id, sequenceNumber: row.sequence_number };
 }
 
-export function messageParams(message: NewC2dMessage, sequenceNumber: number) {
+/**
+ * The insert's parameters; with `lock`, the message is stored locked by it (its first delivery). Written out field
+ * by field: `{ ...key, more }` with this many fields makes a dictionary-mode object, ~7 µs a message under load.
+ */
+export function messageParams(message: NewC2dMessage, sequenceNumber: number, lock?: { token: string; until: number }) {
+  const key = queueKey(message);
   return {
-    ...queueKey(message),
+    deviceId: key.deviceId,
+    moduleId: key.moduleId,
     sequenceNumber,
+    deliveryCount: lock === undefined ? 0 : 1,
+    lockToken: lock?.token ?? null,
+    lockedUntil: lock?.until ?? null,
     ack: message.ack,
     generationId: message.generationId,
     enqueuedTime: message.enqueuedTime,

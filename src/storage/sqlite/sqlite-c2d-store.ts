@@ -1,4 +1,4 @@
-import { enqueuedMessage, feedbackRecordOf, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackBatch, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
+import { enqueuedMessage, feedbackRecordOf, lockedMessage, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackBatch, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
 import { QUEUE_FULL, type C2dStore, type LockRequest } from '../../ports/c2d-store.js';
 import { messageKey, messageParams, prepareC2dStatements, toBatch, toMessage, type C2dStatements, type MessageKey } from './c2d-statements.js';
 import { queueKey, unlocked } from '../c2d-rows.js';
@@ -26,14 +26,15 @@ export class SqliteC2dStore implements C2dStore {
     this.#writes = new TransactionGroupCommit(db, MAX_BATCH);
   }
 
-  async enqueue(message: NewC2dMessage, maxDepth: number): Promise<C2dMessage | typeof QUEUE_FULL> {
-    const { deviceId, moduleId } = queueKey(message);
+  async enqueue(message: NewC2dMessage, maxDepth: number, lock?: LockRequest): Promise<C2dMessage | typeof QUEUE_FULL> {
+    const key = queueKey(message);
     return this.#writes.run(() => {
       // Every stored message counts, expired ones not yet removed included: the table never holds more than maxDepth.
-      if (this.#sql.queueDepth.get(deviceId, moduleId)! >= maxDepth) return QUEUE_FULL;
-      const sequenceNumber = this.#sql.nextSequence.get(deviceId, moduleId)!;
-      this.#sql.insertMessage.run(messageParams(message, sequenceNumber));
-      return enqueuedMessage(message, sequenceNumber);
+      if (this.#sql.queueDepth.get(key.deviceId, key.moduleId)! >= maxDepth) return QUEUE_FULL;
+      const sequenceNumber = this.#sql.nextSequence.get(key.deviceId, key.moduleId)!;
+      const first = lock !== undefined && message.expiryTime > lock.now && this.#sql.nextVisible.get({ ...key, now: lock.now }) === undefined;
+      this.#sql.insertMessage.run(messageParams(message, sequenceNumber, first ? lock : undefined));
+      return first ? lockedMessage(message, sequenceNumber, lock) : enqueuedMessage(message, sequenceNumber);
     });
   }
 
