@@ -7,6 +7,7 @@ import type { MqttSessionStore } from '../ports/mqtt-session-store.js';
 import type { RegistryStore } from '../ports/registry-store.js';
 import type { RetentionPolicy, TelemetryLog } from '../ports/telemetry-log.js';
 import type { TwinStore } from '../ports/twin-store.js';
+import type { TwinQueryIndex } from '../ports/twin-query-index.js';
 import type { PresenceStore } from '../ports/presence-store.js';
 import { LocalBus } from '../fabric/local/local-bus.js';
 import { NatsBus } from '../fabric/nats/nats-bus.js';
@@ -17,6 +18,7 @@ import { PostgresConsumerGroupStore } from '../storage/postgres/postgres-consume
 import { PostgresPresenceStore } from '../storage/postgres/postgres-presence-store.js';
 import { PostgresMqttSessionStore } from '../storage/postgres/postgres-mqtt-session-store.js';
 import { PostgresRegistryStore } from '../storage/postgres/postgres-registry-store.js';
+import { PostgresTwinQueryIndex } from '../storage/postgres/postgres-twin-query-index.js';
 import { PostgresTwinStore } from '../storage/postgres/postgres-twin-store.js';
 import { openSqliteDatabase } from '../storage/sqlite/database.js';
 import { SqliteC2dStore } from '../storage/sqlite/sqlite-c2d-store.js';
@@ -48,6 +50,8 @@ export interface Backends {
   mqttSessions: MqttSessionStore;
   c2dStore: C2dStore;
   twinStore: TwinStore;
+  /** PostgreSQL only: twin queries compiled to SQL. */
+  twinQueryIndex?: TwinQueryIndex;
   /** Cluster-wide presence; absent on the embedded backends, where one process holds every connection. */
   presenceStore?: PresenceStore;
   telemetryLog: TelemetryLog;
@@ -93,6 +97,7 @@ async function openState(choice: BackendChoice, closers: Closer[], logger: Logge
       mqttSessions: new PostgresMqttSessionStore(db),
       c2dStore: new PostgresC2dStore(db),
       twinStore: new PostgresTwinStore(db),
+      twinQueryIndex: new PostgresTwinQueryIndex(db),
       presenceStore: new PostgresPresenceStore(db),
     };
     closers.push(async () => {

@@ -58,6 +58,7 @@ export async function buildHub(config: StartConfig, logger: Logger): Promise<Run
     consumerGroupStore,
     c2dStore,
     twinStore,
+    ...(backends.twinQueryIndex === undefined ? {} : { twinQueryIndex: backends.twinQueryIndex }),
     bus,
     ...(backends.presenceStore === undefined ? {} : { presenceStore: backends.presenceStore }),
     presenceLeaseMs: config.presenceLeaseMs,

@@ -6,6 +6,7 @@ import type { ConsumerGroupStore } from '../ports/consumer-group-store.js';
 import type { C2dStore } from '../ports/c2d-store.js';
 import type { MessageBus } from '../ports/message-bus.js';
 import type { TwinStore } from '../ports/twin-store.js';
+import type { TwinQueryIndex } from '../ports/twin-query-index.js';
 import type { PresenceStore } from '../ports/presence-store.js';
 import { DEFAULT_TWIN_LIMITS, type TwinLimits } from '../domain/twin-patch.js';
 import { TwinService } from './twins/twin-service.js';
@@ -58,6 +59,8 @@ export interface HubDependencies {
   consumerGroupStore: ConsumerGroupStore;
   c2dStore: C2dStore;
   twinStore: TwinStore;
+  /** A store that narrows twin queries itself (SQL); without one, queries read every twin. */
+  twinQueryIndex?: TwinQueryIndex;
   bus: MessageBus;
   /** Cluster-wide presence with leases; without it, presence is this node's alone. */
   presenceStore?: PresenceStore;
@@ -133,7 +136,7 @@ export function createHub(deps: HubDependencies): Hub {
     }),
     c2d,
     twins,
-    twinQueries: new TwinQueryService(twins, deps.registryStore),
+    twinQueries: new TwinQueryService(twins, deps.registryStore, deps.twinQueryIndex),
     methods: new MethodService(deps.registryStore, deps.bus, now),
     telemetry: new TelemetryService(deps.telemetryLog, connections, {
       now,

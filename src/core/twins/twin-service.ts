@@ -114,8 +114,13 @@ export class TwinService {
   /** The service view of an identity whose registry records the caller has already (queries read many at once). */
   async viewOf(device: DeviceRecord, module?: ModuleRecord): Promise<TwinView> {
     const target: TwinTarget = module ? { deviceId: device.deviceId, moduleId: module.moduleId } : { deviceId: device.deviceId };
-    const twin = await this.current(target);
-    return twinView(twin, module ?? device, device, await this.connectionInfo(target.deviceId, target.moduleId));
+    return this.viewFrom(device, module, await this.store.get(target));
+  }
+
+  /** The service view from records the caller has read; an absent twin is the empty twin. */
+  async viewFrom(device: DeviceRecord, module: ModuleRecord | undefined, twin: TwinRecord | undefined): Promise<TwinView> {
+    const target: TwinTarget = module ? { deviceId: device.deviceId, moduleId: module.moduleId } : { deviceId: device.deviceId };
+    return twinView(twin ?? emptyTwin(target), module ?? device, device, await this.connectionInfo(target.deviceId, target.moduleId));
   }
 
   deleteDevice(deviceId: string): Promise<void> {
