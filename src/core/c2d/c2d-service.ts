@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ACK_PROPERTY, deviceboundAddress, parseAck, wantsFeedback, type C2dContent, type C2dMessage, type C2dTarget, type FeedbackStatus } from '../../domain/c2d.js';
+import { ACK_PROPERTY, deviceboundAddress, parseAck, wantsFeedback, type C2dContent, type C2dMessage, type C2dTarget, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
 import { identityKey } from '../../domain/device-identity.js';
 import { HubError } from '../../domain/errors.js';
 import { messageSize } from '../../domain/message.js';
@@ -94,15 +94,18 @@ export class C2dService {
     const direct = taker?.reserve() === true ? taker : undefined;
     let stored: C2dMessage | typeof QUEUE_FULL | undefined;
     try {
+      // Built field by field: a spread followed by more fields makes a slow dictionary-mode object (µs per message).
+      const message: NewC2dMessage = {
+        deviceId: target.deviceId,
+        content: { body: content.body, properties: { ...content.properties, to: deviceboundAddress(target) }, applicationProperties: content.applicationProperties },
+        ack,
+        generationId,
+        enqueuedTime: now,
+        expiryTime: expiry ?? now + this.settings.defaultTtlMs,
+      };
+      if (target.moduleId !== undefined) message.moduleId = target.moduleId;
       stored = await this.store.enqueue(
-        {
-          ...target,
-          content: { ...content, properties: { ...content.properties, to: deviceboundAddress(target) } },
-          ack,
-          generationId,
-          enqueuedTime: now,
-          expiryTime: expiry ?? now + this.settings.defaultTtlMs,
-        },
+        message,
         this.settings.maxQueueDepth,
         direct && { token: randomUUID(), until: now + this.settings.lockMs, now, maxDeliveryCount: this.settings.maxDeliveryCount },
       );

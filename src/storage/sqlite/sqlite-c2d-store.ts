@@ -32,7 +32,7 @@ export class SqliteC2dStore implements C2dStore {
       // Every stored message counts, expired ones not yet removed included: the table never holds more than maxDepth.
       if (this.#sql.queueDepth.get(key.deviceId, key.moduleId)! >= maxDepth) return QUEUE_FULL;
       const sequenceNumber = this.#sql.nextSequence.get(key.deviceId, key.moduleId)!;
-      const first = lock !== undefined && message.expiryTime > lock.now && this.#sql.nextVisible.get({ ...key, now: lock.now }) === undefined;
+      const first = lock !== undefined && message.expiryTime > lock.now && this.#sql.nextVisible.get({ deviceId: key.deviceId, moduleId: key.moduleId, now: lock.now }) === undefined;
       this.#sql.insertMessage.run(messageParams(message, sequenceNumber, first ? lock : undefined));
       return first ? lockedMessage(message, sequenceNumber, lock) : enqueuedMessage(message, sequenceNumber);
     });
@@ -44,14 +44,14 @@ export class SqliteC2dStore implements C2dStore {
     return this.#writes.run(() => {
       const deadLettered: C2dMessage[] = [];
       for (;;) {
-        const next = this.#sql.nextVisible.get({ ...key, now });
+        const next = this.#sql.nextVisible.get({ deviceId: key.deviceId, moduleId: key.moduleId, now });
         if (next === undefined) return { deadLettered };
-        const position = { ...key, sequenceNumber: next.sequence_number };
+        const position = { deviceId: key.deviceId, moduleId: key.moduleId, sequenceNumber: next.sequence_number };
         if (next.delivery_count >= maxDeliveryCount) {
           deadLettered.push(this.#remove(position, now, 'DeliveryCountExceeded'));
           continue;
         }
-        const locked = this.#sql.lock.get({ ...position, token, until, now })!;
+        const locked = this.#sql.lock.get({ deviceId: key.deviceId, moduleId: key.moduleId, sequenceNumber: next.sequence_number, token, until, now })!;
         return { message: toMessage(locked), deadLettered };
       }
     });
@@ -60,7 +60,7 @@ export class SqliteC2dStore implements C2dStore {
   async settle(target: C2dTarget, lockToken: string, now: number, status?: FeedbackStatus): Promise<C2dMessage | undefined> {
     const key = queueKey(target);
     return this.#writes.run(() => {
-      const row = this.#sql.deleteHeld.get({ ...key, token: lockToken, now });
+      const row = this.#sql.deleteHeld.get({ deviceId: key.deviceId, moduleId: key.moduleId, token: lockToken, now });
       if (row === undefined) return undefined;
       const message = toMessage(row);
       if (status !== undefined) this.#recordFeedback(message, status, now);
@@ -76,7 +76,7 @@ export class SqliteC2dStore implements C2dStore {
   ): Promise<{ message: C2dMessage; deadLettered: boolean } | undefined> {
     const key = queueKey(target);
     return this.#writes.run(() => {
-      const row = this.#sql.selectHeld.get({ ...key, token: lockToken, now });
+      const row = this.#sql.selectHeld.get({ deviceId: key.deviceId, moduleId: key.moduleId, token: lockToken, now });
       if (row === undefined) return undefined;
       if (maxDeliveryCount !== undefined && row.delivery_count >= maxDeliveryCount) {
         return { message: this.#remove(messageKey(row), now, 'DeliveryCountExceeded'), deadLettered: true };
