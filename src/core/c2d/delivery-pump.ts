@@ -69,8 +69,7 @@ export class DeliveryPump<T> implements DirectTaker<T> {
     this.running = true;
     this.unwatch = this.options.watch(() => this.wake());
     this.unregister = this.options.standBy?.(this);
-    this.timer = setInterval(() => this.wake(), this.options.rescanMs);
-    this.timer.unref();
+    this.scheduleRescan();
     this.wake();
   }
 
@@ -80,7 +79,19 @@ export class DeliveryPump<T> implements DirectTaker<T> {
     this.unwatch = undefined;
     this.unregister?.();
     this.unregister = undefined;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
+  }
+
+  /**
+   * Rescans come at a random point between half and one and a half periods: pumps started together (a fleet
+   * reconnecting) would otherwise all go to the store in the same turn every period, a stall every few seconds.
+   */
+  private scheduleRescan(): void {
+    this.timer = setTimeout(() => {
+      this.wake();
+      if (this.running) this.scheduleRescan();
+    }, this.options.rescanMs * (0.5 + Math.random()));
+    this.timer.unref();
   }
 
   /** Something may be waiting (a notification, a rescan, a lock given back). */
