@@ -107,15 +107,21 @@ async function openState(choice: BackendChoice, closers: Closer[], logger: Logge
     return stores;
   }
   const db = openSqliteDatabase(databasePath(choice.dataDir));
+  // C2D and twins write only through group commits, which sync the WAL off the event loop before they acknowledge:
+  // a connection of their own that does not sync inside each commit. The others write directly, synced.
+  const groupCommitted = openSqliteDatabase(databasePath(choice.dataDir), { durability: 'wal-sync' });
   const stores = {
     registryStore: new SqliteRegistryStore(db),
     consumerGroupStore: new SqliteConsumerGroupStore(db),
     mqttSessions: new SqliteMqttSessionStore(db),
-    c2dStore: new SqliteC2dStore(db),
-    twinStore: new SqliteTwinStore(db),
+    c2dStore: new SqliteC2dStore(groupCommitted),
+    twinStore: new SqliteTwinStore(groupCommitted),
   };
-  // The registry store owns the database: it closes last, after the stores that commit what is queued.
+  // The registry store owns the first connection: it closes last, after the stores that commit what is queued.
   closers.push(() => stores.registryStore.close());
+  closers.push(async () => {
+    groupCommitted.close();
+  });
   closers.push(async () => {
     await stores.c2dStore.close();
     await stores.twinStore.close();
@@ -132,7 +138,8 @@ async function openLog(choice: BackendChoice, closers: Closer[]): Promise<Teleme
     closers.push(() => log.close());
     return log;
   }
-  const log = new SqliteTelemetryLog(openSqliteDatabase(telemetryDatabasePath(choice.dataDir), { migrations: telemetryMigrations }), {
+  // Appends are acknowledged only through the log's group commit, which syncs the WAL off the event loop.
+  const log = new SqliteTelemetryLog(openSqliteDatabase(telemetryDatabasePath(choice.dataDir), { migrations: telemetryMigrations, durability: 'wal-sync' }), {
     partitionCount: options.partitionCount,
     retention: options.retention,
   });

@@ -13,18 +13,19 @@ function tempFile(): { file: string; remove(): void } {
   return { file: path.join(dir, 'hub.db'), remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-c2dStoreContract({
-  name: 'sqlite',
+// 'wal-sync' is how the hub opens the C2D store's connection; 'full' is the default any other caller gets.
+for (const durability of ['full', 'wal-sync'] as const) c2dStoreContract({
+  name: `sqlite (${durability})`,
   async create() {
     const temp = tempFile();
-    let db: SqliteDatabase = openSqliteDatabase(temp.file);
+    let db: SqliteDatabase = openSqliteDatabase(temp.file, { durability });
     let store = new SqliteC2dStore(db);
     return {
       store,
       async reopen() {
         await store.close();
         db.close();
-        db = openSqliteDatabase(temp.file);
+        db = openSqliteDatabase(temp.file, { durability });
         store = new SqliteC2dStore(db);
         return store;
       },

@@ -8,8 +8,8 @@ import { SqliteTelemetryLog, type SqliteTelemetryLogOptions } from '../../src/st
 import { telemetryMigrations } from '../../src/storage/sqlite/telemetry-migrations.js';
 import { telemetryLogContract } from './telemetry-log.contract.js';
 
-function openLog(file: string, options: SqliteTelemetryLogOptions): SqliteTelemetryLog {
-  const db = openSqliteDatabase(file, { migrations: telemetryMigrations });
+function openLog(file: string, options: SqliteTelemetryLogOptions, durability: 'full' | 'wal-sync' = 'wal-sync'): SqliteTelemetryLog {
+  const db = openSqliteDatabase(file, { migrations: telemetryMigrations, durability });
   try {
     return new SqliteTelemetryLog(db, options);
   } catch (err) {
@@ -23,16 +23,17 @@ function tempFile(): { file: string; remove(): void } {
   return { file: path.join(dir, 'telemetry.db'), remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-telemetryLogContract({
-  name: 'sqlite',
+// 'wal-sync' is how the hub opens the telemetry database; 'full' is the default any other caller gets.
+for (const durability of ['full', 'wal-sync'] as const) telemetryLogContract({
+  name: `sqlite (${durability})`,
   async create(options) {
     const temp = tempFile();
-    let log = openLog(temp.file, options);
+    let log = openLog(temp.file, options, durability);
     return {
       log,
       async reopen(changes = {}) {
         await log.close();
-        log = openLog(temp.file, { ...options, ...changes });
+        log = openLog(temp.file, { ...options, ...changes }, durability);
         return log;
       },
       async destroy() {

@@ -15,18 +15,19 @@ function tempFile(): { file: string; remove(): void } {
   return { file: path.join(dir, 'hub.db'), remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-twinStoreContract({
-  name: 'sqlite',
+// 'wal-sync' is how the hub opens the twin store's connection; 'full' is the default any other caller gets.
+for (const durability of ['full', 'wal-sync'] as const) twinStoreContract({
+  name: `sqlite (${durability})`,
   async create() {
     const temp = tempFile();
-    let db: SqliteDatabase = openSqliteDatabase(temp.file);
+    let db: SqliteDatabase = openSqliteDatabase(temp.file, { durability });
     let store = new SqliteTwinStore(db);
     return {
       store,
       async reopen() {
         await store.close();
         db.close();
-        db = openSqliteDatabase(temp.file);
+        db = openSqliteDatabase(temp.file, { durability });
         store = new SqliteTwinStore(db);
         return store;
       },

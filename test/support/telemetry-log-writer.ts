@@ -41,7 +41,7 @@ export function idOf(payload: Buffer): number {
 }
 
 async function main(file: string, run: number): Promise<void> {
-  const log = new SqliteTelemetryLog(openSqliteDatabase(file, { migrations: telemetryMigrations }), { partitionCount: WRITER_PARTITIONS });
+  const log = new SqliteTelemetryLog(openSqliteDatabase(file, { migrations: telemetryMigrations, durability: 'wal-sync' }), { partitionCount: WRITER_PARTITIONS });
   let nextId = run * 1e9;
   let lines: string[] = [];
   // Written once per event-loop turn. stdout to a pipe is synchronous on Linux: once write returns, the parent can

@@ -157,7 +157,7 @@ export class SqliteC2dStore implements C2dStore {
   }
 
   async close(): Promise<void> {
-    this.#writes.close();
+    await this.#writes.close();
   }
 
   /** Deletes a message with feedback `status` (when its ack asks for it); returns it as it was, unlocked. */

@@ -75,7 +75,7 @@ export class SqliteTwinStore implements TwinStore {
   }
 
   async close(): Promise<void> {
-    this.#writes.close();
+    await this.#writes.close();
   }
 }
 

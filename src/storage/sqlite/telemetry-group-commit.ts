@@ -10,6 +10,11 @@ export interface GroupCommitOptions<T, R> {
   /** Runs after a batch committed and its promises were settled. */
   committed(results: readonly R[]): void;
   maxBatch: number;
+  /**
+   * When commits do not sync on their own (see WalSync): resolves once what was committed before the call is
+   * durable. A batch's promises settle only then; batches still settle in commit order.
+   */
+  durable?: () => Promise<void>;
 }
 
 /**
@@ -23,12 +28,18 @@ export interface GroupCommitOptions<T, R> {
  * acknowledged after the append resolved): setImmediate 75-115k acks/s; process.nextTick commits after each socket
  * read, 4 appends per commit, 25k/s; a 1 ms timer about as fast as setImmediate under load, but a lone caller
  * waits 1.3 ms instead of 0.1 ms per append (600/s instead of 7,600/s). `maxBatch` bounds how long one commit
- * keeps the loop from its sockets; the rest of the queue is committed in the next turn.
+ * keeps the loop from its sockets; the rest of the queue is committed in the next turn. With `durable`, the fsync
+ * leaves the loop: while a batch's sync runs the loop serves sockets, and what arrives meanwhile makes the next
+ * batch, committed when the sync ends (one sync at a time, as when the fsync blocked the loop, but not blocking it).
  */
 export class GroupCommit<T, R> {
   readonly #options: GroupCommitOptions<T, R>;
   #queue: Array<Pending<T, R>> = [];
   #scheduled: NodeJS.Immediate | undefined;
+  /** The last batch waiting for its sync, if any. */
+  #syncing: Promise<void> = Promise.resolve();
+  /** A sync is running: the next batch waits for it, gathering what arrives meanwhile. */
+  #syncBusy = false;
 
   constructor(options: GroupCommitOptions<T, R>) {
     this.#options = options;
@@ -41,11 +52,16 @@ export class GroupCommit<T, R> {
     });
   }
 
-  /** Commits everything queued now, synchronously (used by close). */
+  /** Commits everything queued now, synchronously (used by close); `settled()` then waits for their syncs. */
   drain(): void {
     if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
     this.#scheduled = undefined;
     while (this.#queue.length > 0) this.#commitBatch();
+  }
+
+  /** Resolves once every batch committed so far has settled its promises. */
+  settled(): Promise<void> {
+    return this.#syncing;
   }
 
   #flush(): void {
@@ -55,6 +71,7 @@ export class GroupCommit<T, R> {
   }
 
   #schedule(): void {
+    if (this.#syncBusy) return; // scheduled again when the sync ends
     this.#scheduled ??= setImmediate(() => this.#flush());
   }
 
@@ -74,7 +91,21 @@ export class GroupCommit<T, R> {
       for (const p of batch) p.reject(err);
       return;
     }
-    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
-    this.#options.committed(results);
+    const settle = () => {
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+      this.#options.committed(results);
+    };
+    const { durable } = this.#options;
+    if (durable === undefined) return settle();
+    this.#syncBusy = true;
+    const synced = durable();
+    this.#syncing = synced.then(settle, (err: unknown) => {
+      // Committed, but not known to be on disk: nobody may be told it is.
+      for (const p of batch) p.reject(err);
+    });
+    void this.#syncing.then(() => {
+      this.#syncBusy = false;
+      if (this.#queue.length > 0) this.#schedule();
+    });
   }
 }

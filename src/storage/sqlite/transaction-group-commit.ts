@@ -1,17 +1,20 @@
 import type { SqliteDatabase } from './database.js';
 import { GroupCommit } from './telemetry-group-commit.js';
+import { walSyncFor, type WalSync } from './wal-sync.js';
 
 type Write = () => unknown;
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /**
  * Group commit of arbitrary writes on one database: the writes submitted in one event-loop turn run in order in ONE
- * IMMEDIATE transaction (one fsync), and each promise settles once that transaction committed (see GroupCommit).
+ * IMMEDIATE transaction (one fsync), and each promise settles once that transaction is durable (see GroupCommit; on a
+ * connection that does not sync its commits, once WalSync synced the WAL).
  * A write that throws is rolled back and rejects alone; the others of its batch commit. Should SQLite itself roll
  * the whole transaction back (disk full, I/O error), the batch fails whole.
  */
 export class TransactionGroupCommit {
   readonly #writer: GroupCommit<Write, Outcome>;
+  readonly #wal: WalSync | undefined;
   #closed = false;
 
   constructor(db: SqliteDatabase, maxBatch: number) {
@@ -38,7 +41,14 @@ export class TransactionGroupCommit {
         return eachAlone.immediate(writes);
       }
     };
-    this.#writer = new GroupCommit<Write, Outcome>({ commit, committed: () => {}, maxBatch });
+    this.#wal = walSyncFor(db);
+    const wal = this.#wal;
+    this.#writer = new GroupCommit<Write, Outcome>({
+      commit,
+      committed: () => {},
+      maxBatch,
+      ...(wal === undefined ? {} : { durable: () => wal.sync() }),
+    });
   }
 
   /** Runs `write` (synchronous SQLite work) in the next batch; resolves what it returned, once committed. */
@@ -49,9 +59,11 @@ export class TransactionGroupCommit {
     return outcome.value as T;
   }
 
-  /** Commits what is queued, synchronously; later writes are refused. */
-  close(): void {
+  /** Commits what is queued and waits until it is durable; later writes are refused. */
+  async close(): Promise<void> {
     this.#closed = true;
     this.#writer.drain();
+    await this.#writer.settled();
+    await this.#wal?.close();
   }
 }
