@@ -8,6 +8,7 @@ import { AmqpConnection } from './amqp-connection.js';
 import { acceptConnection, socketClosed } from './rhea-internals.js';
 import { installSaslMechanisms } from './sasl-mechanisms.js';
 import { verifyClaim } from './verify-claim.js';
+import { coalesceWrites } from './coalesced-writes.js';
 
 export interface AmqpAdapterOptions {
   hub: Hub;
@@ -70,6 +71,7 @@ export function createAmqpAdapter(options: AmqpAdapterOptions): AmqpAdapter {
   };
 
   function serve(stream: Duplex, destroy: () => void): void {
+    coalesceWrites(stream);
     const connection = acceptConnection(container, stream, { ...SERVER_CONNECTION_OPTIONS });
     const entry = { amqp: new AmqpConnection(connection, settings, destroy), destroy };
     live.add(entry);

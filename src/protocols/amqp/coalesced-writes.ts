@@ -1,0 +1,24 @@
+import type { Duplex } from 'node:stream';
+
+/**
+ * rhea writes every AMQP frame with its own `write`, so each disposition, flow and transfer became a TLS record and
+ * a syscall of its own. This corks the stream at the first write of an event-loop turn and uncorks it on the next
+ * tick: the frames of one turn (the dispositions of a group commit, a credit's worth of Event Hub transfers) leave
+ * together, in order, with nothing delayed past the turn.
+ */
+export function coalesceWrites(stream: Duplex): void {
+  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    stream.uncork();
+  };
+  stream.write = ((...args: unknown[]) => {
+    if (!corked && !stream.destroyed) {
+      corked = true;
+      stream.cork();
+      process.nextTick(uncork);
+    }
+    return write(...args);
+  }) as Duplex['write'];
+}
