@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 // A minimal AMQP server for the Event Hub-compatible endpoint's tests and bench, standing in for the AMQP adapter:
 // TLS on an ephemeral port, SASL ANONYMOUS, a `$cbs` node that grants every put-token, and links routed to an
 // EventHubEndpoint on a hub built with createHub over a MemoryTelemetryLog.
@@ -18,6 +19,7 @@ import { SqliteC2dStore } from '../../src/storage/sqlite/sqlite-c2d-store.js';
 import { SqliteTwinStore } from '../../src/storage/sqlite/sqlite-twin-store.js';
 import { LocalBus } from '../../src/fabric/local/local-bus.js';
 import { SqliteRegistryStore } from '../../src/storage/sqlite/sqlite-registry-store.js';
+import { coalesceWrites } from '../../src/protocols/amqp/coalesced-writes.js';
 
 export interface EventHubTestServerOptions {
   cert: string;
@@ -103,6 +105,8 @@ export async function startEventHubTestServer(options: EventHubTestServerOptions
   });
 
   const server = container.listen({ port: 0, host: 'localhost', transport: 'tls', cert: options.cert, key: options.key } as never) as unknown as Server;
+  // As the hub's AMQP adapter does for every connection, before rhea's own handler sees the socket.
+  server.prependListener('secureConnection', (socket: Duplex) => coalesceWrites(socket));
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
 
