@@ -7,10 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
 import { createSasToken } from '../../src/domain/sas.js';
 import type { HubProcess } from '../support/hub-process.js';
-import { rawRequest } from '../support/https-client.js';
 import { scaleOutMissing, scaleOutUnavailable, startCluster, type Cluster } from '../support/cluster.js';
 
-const API = '?api-version=2021-04-12';
 const LEASE_MS = 3000;
 const why = await scaleOutUnavailable();
 
@@ -22,15 +20,7 @@ describe('presence leases across nodes', { concurrency: false }, () => {
   let b: HubProcess;
   let device: mqtt.MqttClient | undefined;
 
-  const rest = (node: HubProcess, method: string, path: string, body?: unknown) =>
-    rawRequest({
-      port: node.settings.ports.https,
-      ca: node.ca,
-      method,
-      path: path + API,
-      headers: { authorization: cluster.serviceToken(), 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+  const rest = (node: HubProcess, method: string, path: string, body?: unknown) => cluster.rest(node, method, path, body);
   const stateSeenByA = async (): Promise<{ connectionState: string; connectionStateUpdatedTime: string }> => (await rest(a, 'GET', '/devices/sleeper')).json();
   /** Polls node A until the device's state is `state`; returns when A first said so. */
   const waitForState = async (state: string, withinMs: number): Promise<{ at: number; view: { connectionStateUpdatedTime: string } }> => {

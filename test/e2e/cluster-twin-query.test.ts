@@ -4,10 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { HubProcess } from '../support/hub-process.js';
-import { rawRequest } from '../support/https-client.js';
 import { scaleOutMissing, scaleOutUnavailable, startCluster, type Cluster } from '../support/cluster.js';
 
-const API = '?api-version=2021-04-12';
 const why = await scaleOutUnavailable();
 
 describe('twin queries on a PostgreSQL-backed hub', { concurrency: false }, () => {
@@ -15,15 +13,7 @@ describe('twin queries on a PostgreSQL-backed hub', { concurrency: false }, () =
 
   let cluster: Cluster;
   let node: HubProcess;
-  const rest = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
-    rawRequest({
-      port: node.settings.ports.https,
-      ca: node.ca,
-      method,
-      path: path + API,
-      headers: { authorization: cluster.serviceToken(), 'content-type': 'application/json', ...headers },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+  const rest = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => cluster.rest(node, method, path, body, headers);
 
   before(async () => {
     cluster = await startCluster(1, 'twin-query');

@@ -25,15 +25,7 @@ describe('two nodes on PostgreSQL and NATS', { concurrency: false }, () => {
   let deviceKey: string;
 
   const serviceToken = () => cluster.serviceToken();
-  const rest = (node: HubProcess, method: string, path: string, body?: unknown) =>
-    rawRequest({
-      port: node.settings.ports.https,
-      ca: node.ca,
-      method,
-      path: path + API,
-      headers: { authorization: serviceToken(), 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+  const rest = (node: HubProcess, method: string, path: string, body?: unknown) => cluster.rest(node, method, path, body);
 
   before(async () => {
     cluster = await startCluster(2, 'cluster');

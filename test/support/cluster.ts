@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { SharedAccessPolicy } from '../../src/domain/permissions.js';
 import { createSasToken } from '../../src/domain/sas.js';
 import { startHubProcess, type HubProcess } from './hub-process.js';
+import { rawRequest } from './https-client.js';
 import { connectNats, NATS_SERVER } from './nats.js';
 import { POSTGRES_URL, postgresUnavailable } from './postgres.js';
 import { seededDataDir } from './test-ca.js';
@@ -36,6 +37,8 @@ export interface Cluster {
   owner: SharedAccessPolicy;
   /** A service token of the iothubowner policy for the whole hub. */
   serviceToken(): string;
+  /** A service REST call to `node` as iothubowner (api-version added), JSON body when given. */
+  rest(node: HubProcess, method: string, path: string, body?: unknown, headers?: Record<string, string>): ReturnType<typeof rawRequest>;
   /** Stops the nodes and removes their data dirs, the PostgreSQL schema and the JetStream streams. */
   destroy(): Promise<void>;
 }
@@ -80,11 +83,21 @@ export async function startCluster(count: number, label: string, extraArgs: stri
     throw err;
   }
   const owner = (JSON.parse(readFileSync(join(first, 'policies.json'), 'utf8')) as SharedAccessPolicy[]).find((p) => p.name === 'iothubowner')!;
+  const serviceToken = () => createSasToken({ resource: 'localhost', keyBase64: owner.primaryKey, keyName: owner.name, expiry: Date.now() / 1000 + 600, encode: false });
   return {
     hubName,
     nodes,
     owner,
-    serviceToken: () => createSasToken({ resource: 'localhost', keyBase64: owner.primaryKey, keyName: owner.name, expiry: Date.now() / 1000 + 600, encode: false }),
+    serviceToken,
+    rest: (node, method, path, body, headers = {}) =>
+      rawRequest({
+        port: node.settings.ports.https,
+        ca: node.ca,
+        method,
+        path: `${path}?api-version=2021-04-12`,
+        headers: { authorization: serviceToken(), 'content-type': 'application/json', ...headers },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }),
     destroy,
   };
 }
