@@ -2,6 +2,7 @@ import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { watchAppends } from './append-watch.js';
 import type { LogAppend, LogEvent, PartitionInfo, RetentionPolicy, StartPosition, TelemetryLog } from '../../ports/telemetry-log.js';
 import { getStored, type GetRequest, type Stored } from './direct-get.js';
+import { StreamPublisher } from './stream-publisher.js';
 import { eventHeaders, storedTime, toEvent } from './telemetry-message.js';
 import { TelemetryStreams, checkPartitionCount, ensurePartitionStream, readFloor, writeFloor } from './telemetry-streams.js';
 
@@ -46,8 +47,8 @@ interface Bounds {
  * stream sequence, which starts at 1 and never repeats, is the partition's sequence number + 1, even with many
  * processes appending to one partition. Offsets are the sequence numbers in decimal.
  *
- * `append` publishes without waiting for earlier appends (the client pipelines them on its connection) and resolves
- * on JetStream's PubAck: the event is then stored on the server (written to its files, not yet fsynced: it survives
+ * `append` publishes without waiting for earlier appends (pipelined on the connection, stream-publisher.ts) and
+ * resolves on JetStream's PubAck: the event is then stored on the server (written to its files, not yet fsynced: it survives
  * the death of either process, not a power cut). The log stamps enqueuedTime from its clock into a header, so
  * times never go back within what this process appends; processes appending to the same partition are ordered
  * only as far as their clocks agree. Reads use the streams' direct get API (direct-get.ts).
@@ -58,6 +59,7 @@ export class JetStreamTelemetryLog implements TelemetryLog {
   readonly partitionCount: number;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
+  readonly #publisher: StreamPublisher;
   readonly #jsm: JetStreamManager;
   readonly #streams: TelemetryStreams;
   readonly #partitions: PartitionState[];
@@ -106,6 +108,7 @@ export class JetStreamTelemetryLog implements TelemetryLog {
     this.partitionCount = partitions.length;
     this.#nc = nc;
     this.#js = nc.jetstream();
+    this.#publisher = new StreamPublisher(nc, options.timeoutMs);
     this.#jsm = jsm;
     this.#streams = streams;
     this.#partitions = partitions;
@@ -125,7 +128,7 @@ export class JetStreamTelemetryLog implements TelemetryLog {
     const { partition, payload, partitionKey } = entry;
     const enqueuedTime = (state.stamped = Math.max(Math.floor(this.#now()), state.stamped));
     const stream = this.#streams.stream(partition);
-    const appended = this.#js.publish(this.#streams.subject(partition), payload, { headers: eventHeaders(enqueuedTime, partitionKey) }).then((ack) => {
+    const appended = this.#publisher.publish(this.#streams.subject(partition), payload, eventHeaders(enqueuedTime, partitionKey)).then((ack) => {
       if (ack.stream !== stream) throw new Error(`the event for partition ${partition} went to stream ${ack.stream}, not ${stream}: another stream takes subject ${this.#streams.subject(partition)}`);
       const sequenceNumber = ack.seq - 1;
       state.lastTime = Math.max(state.lastTime, enqueuedTime);
@@ -230,6 +233,7 @@ export class JetStreamTelemetryLog implements TelemetryLog {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    this.#publisher.close();
     this.#listeners.clear();
     this.#stopWatching();
   }
