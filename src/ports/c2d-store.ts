@@ -58,8 +58,8 @@ export interface C2dStore {
   sealFeedback(batchId: string, max: number, now: number): Promise<FeedbackBatch | undefined>;
   /** Locks the oldest visible batch (not locked, or its lock ended); adds 1 to its deliveryCount. */
   lockNextFeedback(lock: LockRequest): Promise<FeedbackBatch | undefined>;
-  /** Removes a locked batch (the back end accepted it, or it is given up). */
-  settleFeedback(lockToken: string, now: number): Promise<FeedbackBatch | undefined>;
+  /** Removes a locked batch (the back end accepted it, or it is given up); resolves whether the lock held one. */
+  settleFeedback(lockToken: string, now: number): Promise<boolean>;
   releaseFeedback(lockToken: string, now: number): Promise<FeedbackBatch | undefined>;
   /**
    * Removes batches enqueued before `enqueuedBefore` that are not locked, and visible batches already delivered

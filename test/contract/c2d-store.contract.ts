@@ -547,9 +547,9 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         assert.deepEqual(await store.lockNextFeedback(second), { ...b2, deliveryCount: 1, lockToken: second.token, lockedUntil: second.until });
         assert.equal(await store.lockNextFeedback(lockAt(T0 + 10)), undefined);
         // Wrong token, or the lock has ended: nothing happens.
-        assert.equal(await store.settleFeedback(randomUUID(), T0 + 11), undefined);
+        assert.equal(await store.settleFeedback(randomUUID(), T0 + 11), false);
         assert.equal(await store.releaseFeedback(randomUUID(), T0 + 11), undefined);
-        assert.equal(await store.settleFeedback(first.token, T0 + 100), undefined);
+        assert.equal(await store.settleFeedback(first.token, T0 + 100), false);
         assert.equal(await store.releaseFeedback(first.token, T0 + 100), undefined);
         // Release: visible at once, deliveryCount kept.
         assert.deepEqual(await store.releaseFeedback(second.token, T0 + 20), { ...b2, deliveryCount: 1 });
@@ -559,11 +559,11 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         // b1's lock ended at T0 + 100: it is the oldest visible batch again.
         const fourth = lockAt(T0 + 100, { until: T0 + 300 });
         assert.deepEqual(await store.lockNextFeedback(fourth), { ...b1, deliveryCount: 2, lockToken: fourth.token, lockedUntil: fourth.until });
-        assert.deepEqual(await store.settleFeedback(fourth.token, T0 + 101), { ...b1, deliveryCount: 2, lockToken: fourth.token, lockedUntil: fourth.until });
-        assert.equal(await store.settleFeedback(fourth.token, T0 + 101), undefined);
-        assert.equal(await store.settleFeedback(first.token, T0 + 101), undefined, 'an old token of b1 does not settle it');
-        assert.deepEqual(await store.settleFeedback(third.token, T0 + 199), { ...b2, deliveryCount: 2, lockToken: third.token, lockedUntil: third.until });
-        assert.equal(await store.lockNextFeedback(lockAt(T0 + 1000)), undefined);
+        assert.equal(await store.settleFeedback(fourth.token, T0 + 101), true);
+        assert.equal(await store.settleFeedback(fourth.token, T0 + 101), false);
+        assert.equal(await store.settleFeedback(first.token, T0 + 101), false, 'an old token of b1 does not settle it');
+        assert.equal(await store.settleFeedback(third.token, T0 + 199), true);
+        assert.equal(await store.lockNextFeedback(lockAt(T0 + 1000)), undefined, 'both settled: gone');
       });
 
       storeTest('expireFeedback removes old and over-delivered batches that are not locked', async ({ store }) => {
@@ -587,8 +587,8 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         assert.equal(await store.expireFeedback(T0 + 100, 2, T0 + 320), 2, 'at-cutoff and delivered-twice');
         assert.equal(await store.expireFeedback(T0 + 100, 2, T0 + 320), 0);
         const left = [];
-        for (const token of [oldLocked.token, twiceLocked.token]) left.push((await store.settleFeedback(token, T0 + 321))?.batchId);
-        assert.deepEqual(left, ['old-locked', 'delivered-twice-locked']);
+        for (const token of [oldLocked.token, twiceLocked.token]) left.push(await store.settleFeedback(token, T0 + 321));
+        assert.deepEqual(left, [true, true], 'old-locked and delivered-twice-locked were kept: they were locked');
         assert.equal((await store.lockNextFeedback(lockAt(T0 + 400)))?.batchId, 'fresh');
         assert.equal(await store.lockNextFeedback(lockAt(T0 + 400)), undefined);
       });
@@ -619,14 +619,16 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         assert.deepEqual(await again.settle(DEVICE, onA.token, T0 + 5), held(a, 1, 1, onA));
         assert.equal(await again.pendingFeedbackCount(), 1);
         assert.equal(await again.lockNextFeedback(lockAt(T0 + 6)), undefined, 'the batch is still locked');
-        assert.deepEqual(await again.settleFeedback(batchLock.token, T0 + 6), {
+        // Released by its lock token: the batch, its records and its lock all survived.
+        assert.deepEqual(await again.releaseFeedback(batchLock.token, T0 + 6), {
           batchId: 'batch-1',
           records: [record(b, 'Success', T0 + 1)],
           enqueuedTime: T0 + 2,
           deliveryCount: 1,
-          lockToken: batchLock.token,
-          lockedUntil: batchLock.until,
         });
+        const relocked = lockAt(T0 + 6);
+        assert.equal((await again.lockNextFeedback(relocked))?.batchId, 'batch-1');
+        assert.equal(await again.settleFeedback(relocked.token, T0 + 6), true);
         assert.deepEqual(await feedback(again, T0 + 7), [record(purged, 'Purged', T0 + 3)]);
         const [e, m] = [newMessage(DEVICE, 'e'), newMessage(MODULE, 'm')];
         assert.deepEqual(await enqueueAll(again, [e, m]), [stored(e, 5), stored(m, 2)]);

@@ -88,7 +88,7 @@ export const C2D_SQL = {
     WHERE seq = (SELECT seq FROM c2d_feedback_batches WHERE locked_until IS NULL OR locked_until <= $3
                  ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
     RETURNING *`,
-  deleteHeldBatch: 'DELETE FROM c2d_feedback_batches WHERE lock_token = $1 AND locked_until > $2 RETURNING *',
+  deleteHeldBatch: 'DELETE FROM c2d_feedback_batches WHERE lock_token = $1 AND locked_until > $2',
   unlockHeldBatch: `
     UPDATE c2d_feedback_batches SET lock_token = NULL, locked_until = NULL
     WHERE lock_token = $1 AND locked_until > $2

@@ -157,8 +157,8 @@ export class PostgresC2dStore implements C2dStore {
     return this.#batch(SQL.lockNextBatch, [lock.token, lock.until, lock.now]);
   }
 
-  async settleFeedback(lockToken: string, now: number): Promise<FeedbackBatch | undefined> {
-    return this.#batch(SQL.deleteHeldBatch, [lockToken, now]);
+  async settleFeedback(lockToken: string, now: number): Promise<boolean> {
+    return (await this.#db.query(SQL.deleteHeldBatch, [lockToken, now])).rowCount === 1;
   }
 
   async releaseFeedback(lockToken: string, now: number): Promise<FeedbackBatch | undefined> {

@@ -23,7 +23,12 @@ export function prepareC2dStatements(db: SqliteDatabase) {
   // A message is held by a lock token while its lock has not ended.
   const held = 'lock_token = @token AND device_id = @deviceId AND module_id = @moduleId AND locked_until > @now';
   return {
-    queueDepth: number<[string, string]>('SELECT count(*) FROM c2d_messages WHERE device_id = ? AND module_id = ?'),
+    // One pass over the queue for enqueue: how many messages it holds, and how many of them are visible at @now.
+    queueState: db.prepare<[QueueKey & { now: number }], { depth: number; visible: number }>(
+      `SELECT count(*) AS depth,
+              count(CASE WHEN (locked_until IS NULL OR locked_until <= @now) AND expiry_time > @now THEN 1 END) AS visible
+       FROM c2d_messages WHERE device_id = @deviceId AND module_id = @moduleId`,
+    ),
     unexpiredCount: number<[string, string, number]>(
       'SELECT count(*) FROM c2d_messages WHERE device_id = ? AND module_id = ? AND expiry_time > ?',
     ),
@@ -93,7 +98,7 @@ export function prepareC2dStatements(db: SqliteDatabase) {
                     ORDER BY seq LIMIT 1)
        RETURNING *`,
     ),
-    deleteHeldBatch: batches<[string, number]>('DELETE FROM c2d_feedback_batches WHERE lock_token = ? AND locked_until > ? RETURNING *'),
+    deleteHeldBatch: db.prepare<[string, number]>('DELETE FROM c2d_feedback_batches WHERE lock_token = ? AND locked_until > ?'),
     unlockHeldBatch: batches<[string, number]>(
       `UPDATE c2d_feedback_batches SET lock_token = NULL, locked_until = NULL
        WHERE lock_token = ? AND locked_until > ?

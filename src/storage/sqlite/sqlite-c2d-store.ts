@@ -29,10 +29,11 @@ export class SqliteC2dStore implements C2dStore {
   async enqueue(message: NewC2dMessage, maxDepth: number, lock?: LockRequest): Promise<C2dMessage | typeof QUEUE_FULL> {
     const key = queueKey(message);
     return this.#writes.run(() => {
+      const queue = this.#sql.queueState.get({ deviceId: key.deviceId, moduleId: key.moduleId, now: lock?.now ?? 0 })!;
       // Every stored message counts, expired ones not yet removed included: the table never holds more than maxDepth.
-      if (this.#sql.queueDepth.get(key.deviceId, key.moduleId)! >= maxDepth) return QUEUE_FULL;
+      if (queue.depth >= maxDepth) return QUEUE_FULL;
       const sequenceNumber = this.#sql.nextSequence.get(key.deviceId, key.moduleId)!;
-      const first = lock !== undefined && message.expiryTime > lock.now && this.#sql.nextVisible.get({ deviceId: key.deviceId, moduleId: key.moduleId, now: lock.now }) === undefined;
+      const first = lock !== undefined && message.expiryTime > lock.now && queue.visible === 0;
       this.#sql.insertMessage.run(messageParams(message, sequenceNumber, first ? lock : undefined));
       return first ? lockedMessage(message, sequenceNumber, lock) : enqueuedMessage(message, sequenceNumber);
     });
@@ -138,11 +139,9 @@ export class SqliteC2dStore implements C2dStore {
     });
   }
 
-  async settleFeedback(lockToken: string, now: number): Promise<FeedbackBatch | undefined> {
-    return this.#writes.run(() => {
-      const row = this.#sql.deleteHeldBatch.get(lockToken, now);
-      return row === undefined ? undefined : toBatch(row);
-    });
+  async settleFeedback(lockToken: string, now: number): Promise<boolean> {
+    // Only whether it was held: reading the batch's records back would parse them for nothing.
+    return this.#writes.run(() => this.#sql.deleteHeldBatch.run(lockToken, now).changes === 1);
   }
 
   async releaseFeedback(lockToken: string, now: number): Promise<FeedbackBatch | undefined> {
