@@ -1,8 +1,11 @@
-import type { HubMessage } from './message.js';
+import { TELEMETRY_ANNOTATIONS as A, type HubMessage } from './message.js';
 
 /**
  * How a HubMessage is kept in the telemetry log: a 4-byte big-endian header length, the header (properties,
- * application properties and annotations) as JSON, then the body bytes unchanged.
+ * application properties and annotations) as JSON, then the body bytes unchanged. What the hub stamps goes in the
+ * header's `c` member, in short form (see STAMP_CODES): the full names and the auth-method JSON were ~200 of the ~440
+ * header bytes of every event, and bytes written are most of what an append costs. Headers without `c` (written
+ * before) decode as they always did.
  */
 export function encodeMessage(m: HubMessage): Buffer {
   const header = Buffer.from(JSON.stringify({ p: m.properties, a: m.applicationProperties, n: m.annotations }));
@@ -14,17 +17,17 @@ export function encodeMessage(m: HubMessage): Buffer {
 }
 
 /**
- * The same encoding for a message the hub stamps as it stores it. `stampJson` holds the stamped annotations as
- * JSON members (`"k":v,...`), written after the message's own so they win; `replaced` lists the annotation names
- * the stamp owns, which the message's own annotations may not set. Building the header as text skips a copy of
- * every message and its annotations on the hot path.
+ * The same encoding for a message the hub stamps as it stores it. `stampJson` holds the stamp's members in short
+ * form (stampOf, then stampTimeMember); `replaced` lists the annotation names the stamp owns, which the message's own
+ * annotations may not set. Building the header as text skips a copy of every message and its annotations on the
+ * hot path.
  */
 export function encodeStampedMessage(m: HubMessage, stampJson: string, replaced: ReadonlySet<string>): Buffer {
   let own = '';
   for (const key in m.annotations) {
     if (!replaced.has(key)) own += `${JSON.stringify(key)}:${JSON.stringify(m.annotations[key])},`;
   }
-  const header = `{"p":${JSON.stringify(m.properties)},"a":${JSON.stringify(m.applicationProperties)},"n":{${own}${stampJson}}}`;
+  const header = `{"p":${JSON.stringify(m.properties)},"a":${JSON.stringify(m.applicationProperties)},"n":{${own.slice(0, -1)}},"c":{${stampJson}}}`;
   const headerLength = Buffer.byteLength(header);
   const out = Buffer.allocUnsafe(4 + headerLength + m.body.length);
   out.writeUInt32BE(headerLength, 0);
@@ -41,6 +44,75 @@ export function decodeMessage(payload: Buffer): HubMessage {
     p: HubMessage['properties'];
     a: HubMessage['applicationProperties'];
     n: HubMessage['annotations'];
+    c?: Record<string, unknown>;
   };
-  return { properties: header.p, applicationProperties: header.a, annotations: header.n, body: payload.subarray(4 + headerLength) };
+  const annotations = header.c === undefined ? header.n : expandStamp(header.n, header.c);
+  return { properties: header.p, applicationProperties: header.a, annotations, body: payload.subarray(4 + headerLength) };
+}
+
+/** What the hub stamps on every message of one identity. */
+export interface StampFields {
+  deviceId: string;
+  moduleId?: string;
+  authScope: string;
+  authType: string;
+  generationId: string;
+  modelId?: string;
+}
+
+/** The short names of the stamped annotations in a stored header's `c` member. */
+const STAMP_CODES = {
+  [A.deviceId]: 'd',
+  [A.moduleId]: 'm',
+  [A.authMethod]: 'a',
+  [A.authGenerationId]: 'g',
+  [A.messageSource]: 's',
+  [A.modelId]: 'y',
+  [A.enqueuedTime]: 't',
+} as const;
+const STAMP_NAMES = new Map<string, string>(Object.entries(STAMP_CODES).map(([name, code]) => [code, name]));
+/** `iothub-message-source` of telemetry, the only source stamped so far, is stored as 0. */
+const TELEMETRY_SOURCE = 'Telemetry';
+
+/** IoT Hub's `iothub-connection-auth-method` value. */
+export function authMethodValue(scope: string, type: string): string {
+  return JSON.stringify({ scope, type, issuer: 'iothub', acceptingIpFilterRule: null });
+}
+
+/**
+ * The stamp of an identity for encodeStampedMessage: its members in short form (`"d":"dev-1",...,` ending with a
+ * comma; the enqueued time goes last, see stampTimeMember), and the annotation names it owns.
+ */
+export function stampOf(fields: StampFields): { json: string; replaced: ReadonlySet<string> } {
+  const members: Record<string, unknown> = { [STAMP_CODES[A.deviceId]]: fields.deviceId };
+  if (fields.moduleId !== undefined) members[STAMP_CODES[A.moduleId]] = fields.moduleId;
+  members[STAMP_CODES[A.authMethod]] = [fields.authScope, fields.authType];
+  members[STAMP_CODES[A.authGenerationId]] = fields.generationId;
+  members[STAMP_CODES[A.messageSource]] = 0;
+  if (fields.modelId) members[STAMP_CODES[A.modelId]] = fields.modelId;
+  const json = JSON.stringify(members);
+  // A device may not set what the hub stamps; the module id only a module's connection sets.
+  const replaced = new Set<string>([A.deviceId, A.moduleId, A.authMethod, A.authGenerationId, A.messageSource, A.enqueuedTime]);
+  if (fields.modelId) replaced.add(A.modelId);
+  return { json: `${json.slice(1, -1)},`, replaced };
+}
+
+/** The enqueued-time member that ends a stamp. */
+export function stampTimeMember(enqueuedTime: number): string {
+  return `"${STAMP_CODES[A.enqueuedTime]}":${enqueuedTime}`;
+}
+
+function expandStamp(own: HubMessage['annotations'], compact: Record<string, unknown>): HubMessage['annotations'] {
+  const annotations: HubMessage['annotations'] = { ...own };
+  for (const code in compact) {
+    const name = STAMP_NAMES.get(code);
+    if (name === undefined) throw new Error(`stored message has an unknown stamp member "${code}"`);
+    const value = compact[code];
+    if (name === A.authMethod) {
+      const [scope, type] = value as [string, string];
+      annotations[name] = authMethodValue(scope, type);
+    } else if (name === A.messageSource) annotations[name] = TELEMETRY_SOURCE;
+    else annotations[name] = value as string | number;
+  }
+  return annotations;
 }

@@ -1,7 +1,7 @@
 import type { DeviceIdentity } from '../../domain/device-identity.js';
 import { HubError } from '../../domain/errors.js';
-import { messageSize, TELEMETRY_ANNOTATIONS as A, type HubMessage } from '../../domain/message.js';
-import { encodeStampedMessage } from '../../domain/message-codec.js';
+import { messageSize, type HubMessage } from '../../domain/message.js';
+import { encodeStampedMessage, stampOf, stampTimeMember } from '../../domain/message-codec.js';
 import { partitionOf } from '../../domain/partitioning.js';
 import type { LogEvent, TelemetryLog } from '../../ports/telemetry-log.js';
 import type { ConnectionRegistry } from '../connections/connection-registry.js';
@@ -55,25 +55,22 @@ export class TelemetryService {
   }
 
   private encode(stamp: Stamp, message: HubMessage): Buffer {
-    return encodeStampedMessage(message, `${stamp.json}${JSON.stringify(A.enqueuedTime)}:${this.now()}`, stamp.replaced);
+    return encodeStampedMessage(message, `${stamp.json}${stampTimeMember(this.now())}`, stamp.replaced);
   }
 
   /** What the hub stamps on every message of one identity, worked out once per connection. */
   private stampOf(identity: DeviceIdentity): Stamp {
     let stamp = this.stamps.get(identity);
     if (stamp) return stamp;
-    const fixed: Record<string, string> = {
-      [A.deviceId]: identity.deviceId,
-      ...(identity.moduleId === undefined ? {} : { [A.moduleId]: identity.moduleId }),
-      [A.authMethod]: JSON.stringify({ scope: identity.authScope, type: identity.authType, issuer: 'iothub', acceptingIpFilterRule: null }),
-      [A.authGenerationId]: identity.generationId,
-      [A.messageSource]: 'Telemetry',
-      ...(identity.modelId ? { [A.modelId]: identity.modelId } : {}),
-    };
-    const json = JSON.stringify(fixed);
-    // A device may not set what the hub stamps; the module id only a module's connection sets.
-    const replaced = new Set([...Object.keys(fixed), A.moduleId, A.enqueuedTime]);
-    stamp = { partition: partitionOf(identity.deviceId, this.log.partitionCount), json: `${json.slice(1, -1)},`, replaced };
+    const { json, replaced } = stampOf({
+      deviceId: identity.deviceId,
+      ...(identity.moduleId === undefined ? {} : { moduleId: identity.moduleId }),
+      authScope: identity.authScope,
+      authType: identity.authType,
+      generationId: identity.generationId,
+      ...(identity.modelId ? { modelId: identity.modelId } : {}),
+    });
+    stamp = { partition: partitionOf(identity.deviceId, this.log.partitionCount), json, replaced };
     this.stamps.set(identity, stamp);
     return stamp;
   }
