@@ -112,6 +112,7 @@ export function createHub(deps: HubDependencies): Hub {
         cluster.dropped(deviceId, undefined, reason);
       },
       deviceDeleted: (deviceId) => {
+        presence.forget(deviceId);
         c2d.dropDevice(deviceId).catch((err: unknown) => failed(err, `dropping the queues of deleted device ${deviceId}`));
         twins.deleteDevice(deviceId).catch((err: unknown) => failed(err, `deleting the twins of deleted device ${deviceId}`));
       },

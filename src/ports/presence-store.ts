@@ -24,6 +24,7 @@ export interface PresenceEntry {
  *   before (its first renewal, or one after a lapse), when the node must `hold` its connections again.
  * - `sweep` turns the entries of nodes whose leases ran out into disconnected ones and forgets those leases.
  * - `endLease` is a clean shutdown: the node's entries end now and its lease is gone.
+ * - `forget` removes the entries of a device and of its modules (`deviceId` and `deviceId/...`): it was deleted.
  */
 export interface PresenceStore {
   renewLease(node: string, leaseMs: number): Promise<boolean>;
@@ -32,5 +33,6 @@ export interface PresenceStore {
   lookup(key: string): Promise<PresenceEntry | undefined>;
   sweep(): Promise<number>;
   endLease(node: string, at: number): Promise<void>;
+  forget(deviceId: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -118,6 +118,14 @@ export function presenceStoreContract(harness: PresenceStoreHarness): void {
       assert.equal((await store.lookup('d1'))?.connected, false, 'a revived lease does not revive swept entries');
     });
 
+    storeTest('forget removes a device\'s entry and its modules\', not other devices\' (ids with LIKE wildcards included)', async ({ store }) => {
+      await store.renewLease('a', LONG);
+      for (const key of ['dev%', 'dev%/m1', 'dev%/m_2', 'dev%x', 'devX/m1', 'dev']) await store.hold(key, 'a', T0);
+      await store.forget('dev%');
+      for (const key of ['dev%', 'dev%/m1', 'dev%/m_2']) assert.equal(await store.lookup(key), undefined, key);
+      for (const key of ['dev%x', 'devX/m1', 'dev']) assert.equal((await store.lookup(key))?.connected, true, key);
+    });
+
     storeTest('endLease ends the node\'s entries at the given time and its lease', async ({ store }) => {
       await store.renewLease('a', LONG);
       await store.renewLease('b', LONG);

@@ -79,6 +79,11 @@ export class Presence {
     this.write(key, (store) => store.release(key, this.settings.node, since, at), `recording that ${key} disconnected`);
   }
 
+  /** The device was deleted: its entries and its modules' go (a device created again with its id starts afresh). */
+  forget(deviceId: string): void {
+    this.write(deviceId, (store) => store.forget(deviceId), `forgetting the presence of deleted device ${deviceId}`);
+  }
+
   async info(deviceId: string, moduleId?: string): Promise<ConnectionInfo> {
     const local = this.connections.info(deviceId, moduleId);
     if (local.connectionState === 'Connected' || !this.store) return local;

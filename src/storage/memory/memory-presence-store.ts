@@ -58,5 +58,9 @@ export class MemoryPresenceStore implements PresenceStore {
     for (const [key, entry] of this.entries) if (entry.node === node && entry.connected) this.entries.set(key, { node, connected: false, since: at });
   }
 
+  async forget(deviceId: string): Promise<void> {
+    for (const key of [...this.entries.keys()]) if (key === deviceId || key.startsWith(`${deviceId}/`)) this.entries.delete(key);
+  }
+
   async close(): Promise<void> {}
 }

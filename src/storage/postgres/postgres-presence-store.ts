@@ -25,6 +25,8 @@ const SQL = {
       RETURNING node, (extract(epoch FROM lease_until) * 1000)::bigint AS until
     )
     UPDATE presence p SET connected = false, since = dead.until FROM dead WHERE p.node = dead.node AND p.connected`,
+  // starts_with, not LIKE: device ids may hold % and _.
+  forget: `DELETE FROM presence WHERE identity = $1 OR starts_with(identity, $1 || '/')`,
   end: `
     WITH gone AS (DELETE FROM presence_leases WHERE node = $1)
     UPDATE presence SET connected = false, since = $2 WHERE node = $1 AND connected`,
@@ -74,6 +76,10 @@ export class PostgresPresenceStore implements PresenceStore {
 
   async endLease(node: string, at: number): Promise<void> {
     await this.#db.query(SQL.end, [node, at]);
+  }
+
+  async forget(deviceId: string): Promise<void> {
+    await this.#db.query(SQL.forget, [deviceId]);
   }
 
   async close(): Promise<void> {}
