@@ -1,8 +1,8 @@
 // Child process of `npm run bench -- eventhub`: the Event Hub-compatible endpoint on its test server (rhea, TLS,
 // MemoryTelemetryLog), preloaded with the events to read. Talks to the parent over IPC.
 import pino from 'pino';
-import { TELEMETRY_ANNOTATIONS as A, type HubMessage } from '../../src/domain/message.js';
-import { encodeMessage } from '../../src/domain/message-codec.js';
+import type { HubMessage } from '../../src/domain/message.js';
+import { encodeStampedMessage, stampOf, stampTimeMember } from '../../src/domain/message-codec.js';
 import { startEventHubTestServer } from '../../test/protocol/eventhub-test-server.js';
 
 export interface ServerRequest {
@@ -28,7 +28,7 @@ async function start(request: ServerRequest): Promise<void> {
   let payloadBytes = 0;
   const body = jsonBody(request.size);
   for (let i = 0; i < request.events; i++) {
-    const payload = encodeMessage(telemetry(i, body));
+    const payload = storedTelemetry(i, body);
     payloadBytes += payload.length;
     await server.log.append({ partition: i % request.partitions, payload });
   }
@@ -44,19 +44,14 @@ function jsonBody(size: number): Buffer {
   return Buffer.from(head + 'x'.repeat(Math.max(0, size - head.length - tail.length)) + tail);
 }
 
-/** A device message as the telemetry service stores it: system properties and the hub's annotations. */
-function telemetry(i: number, body: Buffer): HubMessage {
-  const deviceId = `bench-device-${i % 100}`;
-  return {
+/** A device message as the telemetry service stores it: system properties and the hub's stamp (short form). */
+function storedTelemetry(i: number, body: Buffer): Buffer {
+  const message: HubMessage = {
     body,
     properties: { messageId: `msg-${i}`, contentType: 'application/json', contentEncoding: 'utf-8' },
     applicationProperties: { level: 'info', seq: String(i) },
-    annotations: {
-      [A.deviceId]: deviceId,
-      [A.authMethod]: '{"scope":"device","type":"sas","issuer":"iothub","acceptingIpFilterRule":null}',
-      [A.authGenerationId]: '638000000000000001',
-      [A.enqueuedTime]: Date.now(),
-      [A.messageSource]: 'Telemetry',
-    },
+    annotations: {},
   };
+  const stamp = stampOf({ deviceId: `bench-device-${i % 100}`, authScope: 'device', authType: 'sas', generationId: '638000000000000001' });
+  return encodeStampedMessage(message, `${stamp.json}${stampTimeMember(Date.now())}`, stamp.replaced);
 }
