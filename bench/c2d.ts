@@ -10,17 +10,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startHubProcess, type HubProcess } from '../test/support/hub-process.js';
 import { C2dLedger } from './support/c2d-ledger.js';
 import { connectC2dDevices, type C2dDevices } from './support/c2d-devices.js';
-import { acceptedRate, deliveredRate, printC2dReport, printProfile, type C2dPhase } from './support/c2d-report.js';
+import { acceptedRate, deliveredRate, printC2dReport, type C2dPhase } from './support/c2d-report.js';
+import { printProfile } from './support/cpu-profile-summary.js';
 import { sendFor } from './support/c2d-send-loop.js';
 import { c2dMessage, openC2dServiceClient, type C2dServiceClient } from './support/c2d-service-client.js';
 import { HubCpuProfiler, profilingEnv } from './support/hub-cpu-profile.js';
 import { registerMqttDevices } from './support/register-devices.js';
 import { cpuSeconds } from './support/stats.js';
+import { positiveNumber, wholeNumber } from './support/flags.js';
 
 /** How long a phase may take, after sending stops, for every accepted message to reach its device and its feedback to return. */
 const DRAIN_LIMIT_MS = 60_000;
@@ -28,8 +29,6 @@ const FEEDBACK_INTERVAL_S = 1;
 const QUEUE_DEPTH = 10_000;
 /** Messages/s of the warm-up before a saturated run. */
 const WARMUP_RATE = 5_000;
-/** The project folder (this file runs as dist/bench/c2d.js), stripped from paths in profiles. */
-const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -45,11 +44,11 @@ export async function run(args: string[]): Promise<void> {
       warmup: { type: 'string', default: '2' },
     },
   });
-  const devices = whole(values.devices, 'devices');
-  const seconds = positive(values.seconds, 'seconds');
-  const window = whole(values.window, 'window');
-  const bytes = whole(values.bytes, 'bytes');
-  const fixedRate = values.rate === undefined ? undefined : positive(values.rate, 'rate');
+  const devices = wholeNumber(values.devices, 'devices', 1);
+  const seconds = positiveNumber(values.seconds, 'seconds');
+  const window = wholeNumber(values.window, 'window', 1);
+  const bytes = wholeNumber(values.bytes, 'bytes', 1);
+  const fixedRate = values.rate === undefined ? undefined : positiveNumber(values.rate, 'rate');
   const warmup = Number(values.warmup);
   if (!(warmup >= 0)) throw new Error(`--warmup must be a number of seconds >= 0, not ${values.warmup}`);
   const profDir = values['hub-cpu-prof'] === undefined ? undefined : resolve(values['hub-cpu-prof']);
@@ -107,7 +106,7 @@ export async function run(args: string[]): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true });
   }
   printC2dReport(phases, ledger, errors, DRAIN_LIMIT_MS);
-  for (const p of phases) if (p.profile !== undefined) printProfile(p.name, p.profile, PROJECT_ROOT);
+  for (const p of phases) if (p.profile !== undefined) printProfile(p.name, p.profile);
 }
 
 async function phase(name: string, rate: number | undefined, o: { hub: HubProcess; service: C2dServiceClient; ledger: C2dLedger; ids: string[]; seconds: number; window: number; profiler: HubCpuProfiler | undefined }): Promise<C2dPhase> {
@@ -161,16 +160,4 @@ async function phase(name: string, rate: number | undefined, o: { hub: HubProces
     drained,
     ...(profile === undefined ? {} : { profile }),
   };
-}
-
-function positive(text: string, flag: string): number {
-  const n = Number(text);
-  if (!(n > 0) || !Number.isFinite(n)) throw new Error(`--${flag} must be a positive number, not "${text}"`);
-  return n;
-}
-
-function whole(text: string, flag: string): number {
-  const n = positive(text, flag);
-  if (!Number.isInteger(n)) throw new Error(`--${flag} must be a whole number, not "${text}"`);
-  return n;
 }

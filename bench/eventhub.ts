@@ -17,6 +17,7 @@ import { ensureCertificates } from '../src/app/tls/certificates.js';
 import type { ClientReply, ClientRequest } from './eventhub/client-process.js';
 import type { ServerReply, ServerRequest } from './eventhub/server-process.js';
 import { cpuSeconds } from './support/stats.js';
+import { wholeNumber } from './support/flags.js';
 
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -127,9 +128,4 @@ export async function run(args: string[]): Promise<void> {
 
 function delta(before: number | undefined, after: number | undefined): number | undefined {
   return before === undefined || after === undefined ? undefined : after - before;
-}
-
-function wholeNumber(text: string, flag: string, min: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < min) throw new Error(`--${flag} must be a whole number >= ${min}, not "${text}"`);
-  return Number(text);
 }

@@ -16,6 +16,7 @@ import { deleteTelemetryStreams } from '../src/storage/nats/telemetry-streams.js
 import { openSqliteDatabase } from '../src/storage/sqlite/database.js';
 import { SqliteTelemetryLog } from '../src/storage/sqlite/sqlite-telemetry-log.js';
 import { telemetryMigrations } from '../src/storage/sqlite/telemetry-migrations.js';
+import { wholeNumber } from './support/flags.js';
 
 interface Load {
   callers: number;
@@ -104,9 +105,4 @@ async function measure(log: TelemetryLog, { callers, events, partitions, payload
     (latenciesMs.at(-1) ?? 0).toFixed(2),
     ((100 * (cpu.user + cpu.system)) / 1e6 / elapsedS).toFixed(0),
   ];
-}
-
-function wholeNumber(text: string, flag: string, min: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < min) throw new Error(`--${flag} must be a whole number >= ${min}, not "${text}"`);
-  return Number(text);
 }

@@ -10,6 +10,7 @@ import { formatTable } from '../src/app/cli/table.js';
 import { openSqliteDatabase } from '../src/storage/sqlite/database.js';
 import { SqliteTelemetryLog } from '../src/storage/sqlite/sqlite-telemetry-log.js';
 import { telemetryMigrations } from '../src/storage/sqlite/telemetry-migrations.js';
+import { wholeNumber } from './support/flags.js';
 
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -88,9 +89,4 @@ function countBatches(log: SqliteTelemetryLog): { count: number } {
     queueMicrotask(() => (inBatch = false));
   });
   return counter;
-}
-
-function wholeNumber(text: string, flag: string, min: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < min) throw new Error(`--${flag} must be a whole number >= ${min}, not "${text}"`);
-  return Number(text);
 }

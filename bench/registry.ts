@@ -10,6 +10,7 @@ import { formatTable } from '../src/app/cli/table.js';
 import { createSasToken } from '../src/domain/sas.js';
 import { startHubProcess } from '../test/support/hub-process.js';
 import { cpuSeconds } from './support/stats.js';
+import { wholeNumber } from './support/flags.js';
 
 const API = 'api-version=2021-04-12';
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -151,9 +152,4 @@ function send(options: RequestOptions, authorization: string, body?: string): Pr
     req.on('error', (err) => resolve(`request error: ${err.message}`));
     req.end(body);
   });
-}
-
-function wholeNumber(text: string, flag: string, min: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < min) throw new Error(`--${flag} must be a whole number >= ${min}, not "${text}"`);
-  return Number(text);
 }

@@ -8,10 +8,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startHubProcess, type HubProcess } from '../test/support/hub-process.js';
-import { printProfile } from './support/c2d-report.js';
+import { printProfile } from './support/cpu-profile-summary.js';
 import { HubCpuProfiler, profilingEnv } from './support/hub-cpu-profile.js';
 import { registerMqttDevices } from './support/register-devices.js';
 import { connectTwinDevices, type TwinDevices } from './support/twin-devices.js';
@@ -19,9 +18,8 @@ import { methodPacedPhase, methodSaturatedPhase, reportedUpdatePhase, twinReadPh
 import { printTwinReport, TWIN_TARGETS, type TwinPhase } from './support/twin-report.js';
 import { ReportedPatchLoad } from './support/twin-reported-load.js';
 import { TwinServiceClient } from './support/twin-service-client.js';
+import { positiveNumber, wholeNumber } from './support/flags.js';
 
-/** The project folder (this file runs as dist/bench/twins.js), stripped from paths in profiles. */
-const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -36,11 +34,11 @@ export async function run(args: string[]): Promise<void> {
       'hub-cpu-prof': { type: 'string' },
     },
   });
-  const devices = whole(values.devices, 'devices');
-  const seconds = positive(values.seconds, 'seconds');
-  const clients = whole(values.clients, 'clients');
-  const inflight = whole(values.inflight, 'inflight');
-  const methodRate = values['method-rate'] === undefined ? undefined : whole(values['method-rate'], 'method-rate');
+  const devices = wholeNumber(values.devices, 'devices', 1);
+  const seconds = positiveNumber(values.seconds, 'seconds');
+  const clients = wholeNumber(values.clients, 'clients', 1);
+  const inflight = wholeNumber(values.inflight, 'inflight', 1);
+  const methodRate = values['method-rate'] === undefined ? undefined : wholeNumber(values['method-rate'], 'method-rate', 1);
   const profDir = values['hub-cpu-prof'] === undefined ? undefined : resolve(values['hub-cpu-prof']);
   console.log(
     `twins: ${devices} devices on MQTT 3.1.1/TLS (raw client, QoS 0), service REST over HTTPS keep-alive with ${clients} callers, ` +
@@ -94,19 +92,7 @@ export async function run(args: string[]): Promise<void> {
   }
   printTwinReport(phases, errors);
   for (const check of checks) console.log(`read back: ${check}`);
-  for (const p of phases) if (p.cost.profile !== undefined) printProfile(p.name, p.cost.profile, PROJECT_ROOT);
+  for (const p of phases) if (p.cost.profile !== undefined) printProfile(p.name, p.cost.profile);
   for (const e of errors) console.error(`error: ${e}`);
   if (errors.length > 0 || phases.length < 4) process.exitCode = 1;
-}
-
-function positive(text: string, flag: string): number {
-  const n = Number(text);
-  if (!(n > 0) || !Number.isFinite(n)) throw new Error(`--${flag} must be a positive number, not "${text}"`);
-  return n;
-}
-
-function whole(text: string, flag: string): number {
-  const n = positive(text, flag);
-  if (!Number.isInteger(n)) throw new Error(`--${flag} must be a whole number, not "${text}"`);
-  return n;
 }

@@ -1,6 +1,7 @@
 import { connect, type TLSSocket } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import { MqttFramer, PacketType, publishParts, pubacks, type Frame } from './mqtt-frames.js';
+import { connectFrame } from '../../test/support/mqtt-load.js';
 import type { MqttCredentials } from './register-devices.js';
 
 export interface C2dDevicesOptions {
@@ -92,19 +93,6 @@ function connectDevice(o: C2dDevicesOptions, device: MqttCredentials, index: num
       if (!subscribed) fail('connection closed before SUBACK');
       else if (!closing()) errors.push(`device ${index} (${device.clientId}): connection closed by the hub`);
     });
-    socket.once('secureConnect', () => {
-      socket.write(
-        mqttPacket.generate({
-          cmd: 'connect',
-          protocolId: 'MQTT',
-          protocolVersion: 4,
-          clean: true,
-          keepalive: 300,
-          clientId: device.clientId,
-          username: device.username,
-          password: Buffer.from(device.password),
-        }),
-      );
-    });
+    socket.once('secureConnect', () => socket.write(connectFrame(device)));
   });
 }

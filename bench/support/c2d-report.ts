@@ -1,14 +1,12 @@
 import { formatTable } from '../../src/app/cli/table.js';
 import type { C2dLedger, LedgerSummary } from './c2d-ledger.js';
 import type { SendLoopResult } from './c2d-send-loop.js';
-import { functionTimes } from './cpu-profile-summary.js';
 import { fixed, percentile } from './stats.js';
 
 /** The issue's targets. */
 const TARGET_RATE = 10_000;
 const TARGET_P99_MS = 50;
 /** Functions listed per phase profile. */
-const PROFILE_TOP = 25;
 
 /** What one phase of the c2d benchmark measured. */
 export interface C2dPhase {
@@ -110,12 +108,4 @@ export function printC2dReport(phases: C2dPhase[], ledger: C2dLedger, errors: st
   }
   for (const e of errors) console.error(`error: ${e}`);
   if (errors.length > 0 || phases.length === 0) process.exitCode = 1;
-}
-
-/** The heaviest functions of a phase's hub CPU profile, by self time. */
-export function printProfile(phase: string, file: string, projectRoot: string): void {
-  const { sampledMs, functions } = functionTimes(file, projectRoot);
-  console.log(`\nhub CPU profile, ${phase} phase (${file}): ${fixed(sampledMs / 1000, 1)} s sampled off idle; top ${PROFILE_TOP} by self time`);
-  const rows = functions.slice(0, PROFILE_TOP).map((f) => [fixed(f.selfMs, 0), fixed((100 * f.selfMs) / sampledMs, 1), fixed((100 * f.totalMs) / sampledMs, 1), f.where]);
-  console.log(formatTable(['self ms', 'self %', 'total %', 'function'], rows));
 }

@@ -1,4 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { formatTable } from '../../src/app/cli/table.js';
+import { fixed } from './stats.js';
+
+/** The project folder (this file runs as dist/bench/support/…), stripped from paths in profiles. */
+const PROJECT_ROOT = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/$/, '');
+const PROFILE_TOP = 25;
 
 interface ProfileNode {
   id: number;
@@ -64,4 +71,12 @@ export function functionTimes(file: string, projectRoot: string): { sampledMs: n
     }
   });
   return { sampledMs, functions: [...times.values()].sort((a, b) => b.selfMs - a.selfMs) };
+}
+
+/** The heaviest functions of a phase's hub CPU profile, by self time. */
+export function printProfile(phase: string, file: string): void {
+  const { sampledMs, functions } = functionTimes(file, PROJECT_ROOT);
+  console.log(`\nhub CPU profile, ${phase} phase (${file}): ${fixed(sampledMs / 1000, 1)} s sampled off idle; top ${PROFILE_TOP} by self time`);
+  const rows = functions.slice(0, PROFILE_TOP).map((f) => [fixed(f.selfMs, 0), fixed((100 * f.selfMs) / sampledMs, 1), fixed((100 * f.totalMs) / sampledMs, 1), f.where]);
+  console.log(formatTable(['self ms', 'self %', 'total %', 'function'], rows));
 }

@@ -1,6 +1,7 @@
 import { connect, type TLSSocket } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import { MqttFramer, PacketType, publishParts, pubacks, type Frame } from './mqtt-frames.js';
+import { connectFrame } from '../../test/support/mqtt-load.js';
 import type { MqttCredentials } from './register-devices.js';
 import {
   METHOD_REQUEST_PREFIX,
@@ -146,19 +147,6 @@ function connectDevice(o: TwinDevicesOptions, device: MqttCredentials, index: nu
       if (!subscribed) fail('connection closed before SUBACK');
       else if (!closing()) fleet.errors.push(`device ${index} (${device.clientId}): connection closed by the hub`);
     });
-    socket.once('secureConnect', () => {
-      socket.write(
-        mqttPacket.generate({
-          cmd: 'connect',
-          protocolId: 'MQTT',
-          protocolVersion: 4,
-          clean: true,
-          keepalive: 300,
-          clientId: device.clientId,
-          username: device.username,
-          password: Buffer.from(device.password),
-        }),
-      );
-    });
+    socket.once('secureConnect', () => socket.write(connectFrame(device)));
   });
 }

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { HubCpuProfiler } from './hub-cpu-profile.js';
+import { machineBusySeconds } from './proc-cpu.js';
 import { cpuSeconds } from './stats.js';
 
 /** What a phase cost: wall time, the hub's CPU, this process's CPU and event-loop delay, and the hub's CPU profile. */
@@ -58,11 +58,3 @@ export class PhaseMeter {
 }
 
 /** Busy CPU seconds of the whole machine, all cores, from /proc/stat (ticks of 1/100 s); undefined without /proc. */
-function machineBusySeconds(): number | undefined {
-  try {
-    const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).map(Number);
-    return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
-  } catch {
-    return undefined;
-  }
-}

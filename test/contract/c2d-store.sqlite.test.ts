@@ -1,42 +1,13 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { C2dMessage, NewC2dMessage } from '../../src/domain/c2d.js';
-import { openSqliteDatabase, type SqliteDatabase } from '../../src/storage/sqlite/database.js';
+import { openSqliteDatabase } from '../../src/storage/sqlite/database.js';
 import { SqliteC2dStore } from '../../src/storage/sqlite/sqlite-c2d-store.js';
+import { sqliteHarness, tempDatabaseFile } from '../support/sqlite.js';
 import { c2dStoreContract } from './c2d-store.contract.js';
 
-function tempFile(): { file: string; remove(): void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lazuli-c2d-'));
-  return { file: path.join(dir, 'hub.db'), remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
-
 // 'wal-sync' is how the hub opens the C2D store's connection; 'full' is the default any other caller gets.
-for (const durability of ['full', 'wal-sync'] as const) c2dStoreContract({
-  name: `sqlite (${durability})`,
-  async create() {
-    const temp = tempFile();
-    let db: SqliteDatabase = openSqliteDatabase(temp.file, { durability });
-    let store = new SqliteC2dStore(db);
-    return {
-      store,
-      async reopen() {
-        await store.close();
-        db.close();
-        db = openSqliteDatabase(temp.file, { durability });
-        store = new SqliteC2dStore(db);
-        return store;
-      },
-      async destroy() {
-        await store.close();
-        db.close();
-        temp.remove();
-      },
-    };
-  },
-});
+for (const durability of ['full', 'wal-sync'] as const) c2dStoreContract(sqliteHarness((db) => new SqliteC2dStore(db), durability));
 
 const T0 = Date.parse('2025-01-02T03:04:05.678Z');
 
@@ -53,7 +24,7 @@ function message(id: string, ack: NewC2dMessage['ack'] = 'full'): NewC2dMessage 
 
 describe('SqliteC2dStore', () => {
   test('a write resolves once committed: another connection sees it, and not before', async () => {
-    const temp = tempFile();
+    const temp = tempDatabaseFile();
     const db = openSqliteDatabase(temp.file);
     const reader = openSqliteDatabase(temp.file);
     const store = new SqliteC2dStore(db);
@@ -73,7 +44,7 @@ describe('SqliteC2dStore', () => {
   });
 
   test('a write that fails in a batch rejects alone; the rest of the batch commits', async () => {
-    const temp = tempFile();
+    const temp = tempDatabaseFile();
     const db = openSqliteDatabase(temp.file);
     const store = new SqliteC2dStore(db);
     try {
@@ -100,7 +71,7 @@ describe('SqliteC2dStore', () => {
   });
 
   test('close commits the writes already issued and refuses later ones; the database stays open', async () => {
-    const temp = tempFile();
+    const temp = tempDatabaseFile();
     const db = openSqliteDatabase(temp.file);
     const store = new SqliteC2dStore(db);
     try {

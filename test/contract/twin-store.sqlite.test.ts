@@ -1,44 +1,15 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { TwinRecord } from '../../src/domain/twin.js';
 import { ABSENT } from '../../src/ports/twin-store.js';
-import { openSqliteDatabase, type SqliteDatabase } from '../../src/storage/sqlite/database.js';
+import { openSqliteDatabase } from '../../src/storage/sqlite/database.js';
 import { migrations } from '../../src/storage/sqlite/migrations.js';
 import { SqliteTwinStore } from '../../src/storage/sqlite/sqlite-twin-store.js';
+import { sqliteHarness, tempDatabaseFile } from '../support/sqlite.js';
 import { twinStoreContract } from './twin-store.contract.js';
 
-function tempFile(): { file: string; remove(): void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lazuli-twin-'));
-  return { file: path.join(dir, 'hub.db'), remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
-
 // 'wal-sync' is how the hub opens the twin store's connection; 'full' is the default any other caller gets.
-for (const durability of ['full', 'wal-sync'] as const) twinStoreContract({
-  name: `sqlite (${durability})`,
-  async create() {
-    const temp = tempFile();
-    let db: SqliteDatabase = openSqliteDatabase(temp.file, { durability });
-    let store = new SqliteTwinStore(db);
-    return {
-      store,
-      async reopen() {
-        await store.close();
-        db.close();
-        db = openSqliteDatabase(temp.file, { durability });
-        store = new SqliteTwinStore(db);
-        return store;
-      },
-      async destroy() {
-        await store.close();
-        db.close();
-        temp.remove();
-      },
-    };
-  },
-});
+for (const durability of ['full', 'wal-sync'] as const) twinStoreContract(sqliteHarness((db) => new SqliteTwinStore(db), durability));
 
 function twin(deviceId: string, version: number, moduleId?: string): TwinRecord {
   return {
@@ -53,7 +24,7 @@ function twin(deviceId: string, version: number, moduleId?: string): TwinRecord 
 
 describe('SqliteTwinStore', () => {
   test('a put resolves once committed: another connection sees it, and not before', async () => {
-    const temp = tempFile();
+    const temp = tempDatabaseFile();
     const db = openSqliteDatabase(temp.file);
     const reader = openSqliteDatabase(temp.file);
     const store = new SqliteTwinStore(db);
@@ -73,7 +44,7 @@ describe('SqliteTwinStore', () => {
   });
 
   test('a put failing its condition leaves the other writes of its batch committed', async () => {
-    const temp = tempFile();
+    const temp = tempDatabaseFile();
     const db = openSqliteDatabase(temp.file);
     const store = new SqliteTwinStore(db);
     try {
@@ -96,7 +67,7 @@ describe('SqliteTwinStore', () => {
   });
 
   test('close commits the puts already issued and refuses later ones; the database stays open', async () => {
-    const temp = tempFile();
+    const temp = tempDatabaseFile();
     const db = openSqliteDatabase(temp.file);
     const store = new SqliteTwinStore(db);
     try {
@@ -112,7 +83,7 @@ describe('SqliteTwinStore', () => {
   });
 
   test('an empty module id, a fractional version or a bad limit is refused before anything is written', async () => {
-    const temp = tempFile();
+    const temp = tempDatabaseFile();
     const db = openSqliteDatabase(temp.file);
     const store = new SqliteTwinStore(db);
     try {
@@ -131,7 +102,7 @@ describe('SqliteTwinStore', () => {
   });
 
   test('migration 5 adds the twins table to a database made by earlier versions', async () => {
-    const temp = tempFile();
+    const temp = tempDatabaseFile();
     try {
       openSqliteDatabase(temp.file, { migrations: migrations.filter((m) => m.version < 5) }).close();
       const db = openSqliteDatabase(temp.file);

@@ -19,7 +19,7 @@ import { SqliteC2dStore } from '../../src/storage/sqlite/sqlite-c2d-store.js';
 import { SqliteTwinStore } from '../../src/storage/sqlite/sqlite-twin-store.js';
 import { LocalBus } from '../../src/fabric/local/local-bus.js';
 import { SqliteRegistryStore } from '../../src/storage/sqlite/sqlite-registry-store.js';
-import { coalesceWrites } from '../../src/protocols/amqp/coalesced-writes.js';
+import { coalesceWrites } from '../../src/protocols/coalesced-writes.js';
 
 export interface EventHubTestServerOptions {
   cert: string;

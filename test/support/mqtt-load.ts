@@ -132,20 +132,7 @@ function connectDevice(o: MqttLoadOptions, device: LoadDevice, index: number) {
       if (packet.cmd !== 'connack' || packet.returnCode !== 0) return fail(`CONNACK ${packet.returnCode ?? packet.cmd}`);
       resolve({ socket, index, pending: new Map(), parser });
     });
-    socket.once('secureConnect', () => {
-      socket.write(
-        mqttPacket.generate({
-          cmd: 'connect',
-          protocolId: 'MQTT',
-          protocolVersion: 4,
-          clean: true,
-          keepalive: 300,
-          clientId: device.clientId,
-          ...(device.username === undefined ? {} : { username: device.username }),
-          ...(device.password === undefined ? {} : { password: Buffer.from(device.password) }),
-        }),
-      );
-    });
+    socket.once('secureConnect', () => socket.write(connectFrame(device)));
   });
 }
 
@@ -154,4 +141,18 @@ function defaultPayload(device: number, sequence: number, bytes: number): Buffer
   const out = Buffer.alloc(Math.max(bytes, head.length), 0x61);
   head.copy(out);
   return out;
+}
+
+/** An MQTT 3.1.1 CONNECT with a clean session and a 300 s keep-alive, as the load tools' devices send it. */
+export function connectFrame(device: { clientId: string; username?: string; password?: string }): Buffer {
+  return mqttPacket.generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    keepalive: 300,
+    clientId: device.clientId,
+    ...(device.username === undefined ? {} : { username: device.username }),
+    ...(device.password === undefined ? {} : { password: Buffer.from(device.password) }),
+  });
 }

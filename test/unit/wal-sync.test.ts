@@ -12,11 +12,11 @@ function tempDir(): { dir: string; remove(): void } {
   return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A durable() whose syncs the test finishes by hand, in order. */
+/** A durability whose syncs the test finishes by hand, in order. */
 function manualSyncs() {
   const pending: Array<{ resolve(): void; reject(err: unknown): void }> = [];
   return {
-    durable: () => new Promise<void>((resolve, reject) => pending.push({ resolve, reject })),
+    durability: { sync: () => new Promise<void>((resolve, reject) => pending.push({ resolve, reject })), close: async () => undefined },
     pending,
   };
 }
@@ -37,10 +37,10 @@ test('a connection that syncs its own commits needs no WalSync; one opened for w
   }
 });
 
-test('a group commit with durable() settles a batch only once its sync finished, and gathers the next batch meanwhile', async () => {
+test('a group commit with a durability settles a batch only once its sync finished, and gathers the next batch meanwhile', async () => {
   const syncs = manualSyncs();
   const committed: number[][] = [];
-  const writer = new GroupCommit<number, number>({ commit: (items) => items.map((n) => n * 10), committed: (r) => committed.push([...r]), maxBatch: 100, durable: syncs.durable });
+  const writer = new GroupCommit<number, number>({ commit: (items) => items.map((n) => n * 10), committed: (r) => committed.push([...r]), maxBatch: 100, durability: syncs.durability });
   const settled: number[] = [];
   const first = [writer.submit(1), writer.submit(2)].map((p) => p.then((r) => settled.push(r)));
   await turn();
@@ -63,7 +63,7 @@ test('a group commit with durable() settles a batch only once its sync finished,
 
 test('a batch whose sync fails is rejected: committed but not known durable, so not acknowledged', async () => {
   const syncs = manualSyncs();
-  const writer = new GroupCommit<number, number>({ commit: (items) => [...items], committed: () => undefined, maxBatch: 100, durable: syncs.durable });
+  const writer = new GroupCommit<number, number>({ commit: (items) => [...items], committed: () => undefined, maxBatch: 100, durability: syncs.durability });
   const result = writer.submit(1);
   await turn();
   syncs.pending[0]!.reject(new Error('EIO'));
@@ -103,7 +103,7 @@ test('a wal-sync connection\'s group-committed write is in the WAL file and read
       commit: (items) => db.transaction(() => items.map((v) => Number(insert.run(v).lastInsertRowid)))(),
       committed: () => undefined,
       maxBatch: 100,
-      durable: () => wal.sync(),
+      durability: wal,
     });
     await Promise.all([writer.submit(1), writer.submit(2)]);
     assert.ok(fs.statSync(`${file}-wal`).size > 0);

@@ -48,14 +48,7 @@ export class ConnectionRegistry {
 
   /** Closes every connection of a device and of its modules (the device was disabled or deleted). */
   closeDevice(deviceId: string, reason: string): void {
-    for (const [key, entry] of [...this.live]) {
-      if (key === deviceId || key.startsWith(`${deviceId}/`)) {
-        this.live.delete(key);
-        this.mark(key, false);
-        this.release(key);
-        entry.connection.close(reason);
-      }
-    }
+    for (const key of [...this.live.keys()]) if (key === deviceId || key.startsWith(`${deviceId}/`)) this.closeKey(key, reason);
   }
 
   /** Closes the connection of an identity key (`deviceId` or `deviceId/moduleId`) if this node holds one. */
@@ -70,13 +63,7 @@ export class ConnectionRegistry {
 
   /** Closes one identity's connection (a module was deleted). */
   closeIdentity(deviceId: string, moduleId: string | undefined, reason: string): void {
-    const key = identityKey(deviceId, moduleId);
-    const entry = this.live.get(key);
-    if (!entry) return;
-    this.live.delete(key);
-    this.mark(key, false);
-    this.release(key);
-    entry.connection.close(reason);
+    this.closeKey(identityKey(deviceId, moduleId), reason);
   }
 
   touch(identity: DeviceIdentity): void {

@@ -8,7 +8,7 @@ import { AmqpConnection } from './amqp-connection.js';
 import { acceptConnection, socketClosed } from './rhea-internals.js';
 import { installSaslMechanisms } from './sasl-mechanisms.js';
 import { verifyClaim } from './verify-claim.js';
-import { coalesceWrites } from './coalesced-writes.js';
+import { coalesceWrites } from '../coalesced-writes.js';
 
 export interface AmqpAdapterOptions {
   hub: Hub;

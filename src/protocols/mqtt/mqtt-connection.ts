@@ -13,6 +13,7 @@ import { MethodCalls } from './method-calls.js';
 import type { MqttContext } from './mqtt-context.js';
 import type { MqttSession } from './mqtt-session.js';
 import { publishWill } from './will.js';
+import { coalesceWrites } from '../coalesced-writes.js';
 
 /** Why a connection ended; it decides the log level and whether the will is published. */
 export type CloseCause =
@@ -84,6 +85,8 @@ export class MqttConnection {
     readonly ctx: MqttContext,
   ) {
     this.log = ctx.log.child({ connId: this.id });
+    // The PUBACKs of one group commit (or a burst of deliveries) leave as one TLS record, not one each.
+    coalesceWrites(stream);
     const settings = ctx.settings;
     this.keepAlive = new KeepAlive(settings.now, () => this.inflight.count > 0);
     this.inflight = new InflightPublishes({
@@ -135,24 +138,9 @@ export class MqttConnection {
     this.writeBytes(generate(packet, { protocolVersion }));
   }
 
-  /**
-   * Packets written in one event-loop turn leave together: the stream is corked until the next tick, so the PUBACKs
-   * of one group commit (or a burst of deliveries) become one TLS record and one syscall instead of one each.
-   */
   writeBytes(bytes: Buffer): void {
-    if (this.state === 'closed' || !this.stream.writable) return;
-    if (!this.#corked) {
-      this.#corked = true;
-      this.stream.cork();
-      process.nextTick(this.#uncork);
-    }
-    this.stream.write(bytes);
+    if (this.state !== 'closed' && this.stream.writable) this.stream.write(bytes);
   }
-
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    this.stream.uncork();
-  };
 
   /** Ends the connection once; later calls do nothing. Bytes already written still go out. */
   close(cause: CloseCause, reason: string, fields: Record<string, unknown> = {}): void {
@@ -218,8 +206,6 @@ export class MqttConnection {
     }
     this.close('protocol-error', `malformed packet: ${describe(err)}`);
   }
-
-  #corked = false;
 
   #endStream(): void {
     const stream = this.stream;

@@ -2,7 +2,7 @@ import type { Transaction } from 'better-sqlite3';
 import type { LogAppend, LogEvent, PartitionInfo, RetentionPolicy, StartPosition, TelemetryLog } from '../../ports/telemetry-log.js';
 import type { SqliteDatabase } from './database.js';
 import { GroupCommit } from './telemetry-group-commit.js';
-import { walSyncFor, type WalSync } from './wal-sync.js';
+import { walSyncFor } from './wal-sync.js';
 import { prepareTelemetryStatements, type EventRow, type TelemetryStatements } from './telemetry-statements.js';
 
 export interface SqliteTelemetryLogOptions {
@@ -48,7 +48,6 @@ export class SqliteTelemetryLog implements TelemetryLog {
   readonly #now: () => number;
   readonly #listeners = new Set<(partition: number, lastSequenceNumber: number) => void>();
   readonly #writer: GroupCommit<LogAppend, LogEvent>;
-  readonly #wal: WalSync | undefined;
   readonly #insertBatch: Transaction<(entries: readonly LogAppend[]) => Committed>;
   readonly #removeOldest: Transaction<(partition: number, now: number) => number>;
   #partitions: PartitionState[];
@@ -73,13 +72,11 @@ export class SqliteTelemetryLog implements TelemetryLog {
     this.#partitions = db.transaction(() => this.#createOrCheck()).immediate();
     this.#insertBatch = db.transaction((entries: readonly LogAppend[]) => this.#insert(entries));
     this.#removeOldest = db.transaction((partition: number, now: number) => this.#remove(partition, now));
-    this.#wal = walSyncFor(db);
-    const wal = this.#wal;
     this.#writer = new GroupCommit({
       commit: (entries) => this.#commit(entries),
       committed: (events) => this.#notify(events),
       maxBatch: MAX_BATCH,
-      ...(wal === undefined ? {} : { durable: () => wal.sync() }),
+      durability: walSyncFor(db),
     });
   }
 
@@ -162,9 +159,7 @@ export class SqliteTelemetryLog implements TelemetryLog {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#writer.drain();
-    await this.#writer.settled();
-    await this.#wal?.close();
+    await this.#writer.close();
     this.#listeners.clear();
     this.#db.close();
   }

@@ -11,10 +11,15 @@ export interface GroupCommitOptions<T, R> {
   committed(results: readonly R[]): void;
   maxBatch: number;
   /**
-   * When commits do not sync on their own (see WalSync): resolves once what was committed before the call is
-   * durable. A batch's promises settle only then; batches still settle in commit order.
+   * When commits do not sync on their own (WalSync): `sync` resolves once what was committed before the call is
+   * durable. A batch's promises settle only then; batches still settle in commit order. Closed with the group commit.
    */
-  durable?: () => Promise<void>;
+  durability?: Durability | undefined;
+}
+
+export interface Durability {
+  sync(): Promise<void>;
+  close(): Promise<void>;
 }
 
 /**
@@ -28,7 +33,7 @@ export interface GroupCommitOptions<T, R> {
  * acknowledged after the append resolved): setImmediate 75-115k acks/s; process.nextTick commits after each socket
  * read, 4 appends per commit, 25k/s; a 1 ms timer about as fast as setImmediate under load, but a lone caller
  * waits 1.3 ms instead of 0.1 ms per append (600/s instead of 7,600/s). `maxBatch` bounds how long one commit
- * keeps the loop from its sockets; the rest of the queue is committed in the next turn. With `durable`, the fsync
+ * keeps the loop from its sockets; the rest of the queue is committed in the next turn. With `durability`, the fsync
  * leaves the loop: while a batch's sync runs the loop serves sockets, and what arrives meanwhile makes the next
  * batch, committed when the sync ends (one sync at a time, as when the fsync blocked the loop, but not blocking it).
  */
@@ -52,11 +57,13 @@ export class GroupCommit<T, R> {
     });
   }
 
-  /** Commits everything queued now, synchronously (used by close); `settled()` then waits for their syncs. */
-  drain(): void {
+  /** Commits everything queued now and waits until it is durable; then closes the durability. */
+  async close(): Promise<void> {
     if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
     this.#scheduled = undefined;
     while (this.#queue.length > 0) this.#commitBatch();
+    await this.#syncing;
+    await this.#options.durability?.close();
   }
 
   /** Resolves once every batch committed so far has settled its promises. */
@@ -95,10 +102,10 @@ export class GroupCommit<T, R> {
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
       this.#options.committed(results);
     };
-    const { durable } = this.#options;
-    if (durable === undefined) return settle();
+    const { durability } = this.#options;
+    if (durability === undefined) return settle();
     this.#syncBusy = true;
-    const synced = durable();
+    const synced = durability.sync();
     this.#syncing = synced.then(settle, (err: unknown) => {
       // Committed, but not known to be on disk: nobody may be told it is.
       for (const p of batch) p.reject(err);

@@ -1,6 +1,6 @@
 import type { SqliteDatabase } from './database.js';
 import { GroupCommit } from './telemetry-group-commit.js';
-import { walSyncFor, type WalSync } from './wal-sync.js';
+import { walSyncFor } from './wal-sync.js';
 
 type Write = () => unknown;
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -14,7 +14,6 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
  */
 export class TransactionGroupCommit {
   readonly #writer: GroupCommit<Write, Outcome>;
-  readonly #wal: WalSync | undefined;
   #closed = false;
 
   constructor(db: SqliteDatabase, maxBatch: number) {
@@ -41,14 +40,7 @@ export class TransactionGroupCommit {
         return eachAlone.immediate(writes);
       }
     };
-    this.#wal = walSyncFor(db);
-    const wal = this.#wal;
-    this.#writer = new GroupCommit<Write, Outcome>({
-      commit,
-      committed: () => {},
-      maxBatch,
-      ...(wal === undefined ? {} : { durable: () => wal.sync() }),
-    });
+    this.#writer = new GroupCommit<Write, Outcome>({ commit, committed: () => {}, maxBatch, durability: walSyncFor(db) });
   }
 
   /** Runs `write` (synchronous SQLite work) in the next batch; resolves what it returned, once committed. */
@@ -62,8 +54,6 @@ export class TransactionGroupCommit {
   /** Commits what is queued and waits until it is durable; later writes are refused. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#writer.drain();
-    await this.#writer.settled();
-    await this.#wal?.close();
+    await this.#writer.close();
   }
 }

@@ -1,10 +1,10 @@
 import type { Duplex } from 'node:stream';
 
 /**
- * rhea writes every AMQP frame with its own `write`, so each disposition, flow and transfer became a TLS record and
- * a syscall of its own. This corks the stream at the first write of an event-loop turn and uncorks it on the next
- * tick: the frames of one turn (the dispositions of a group commit, a credit's worth of Event Hub transfers) leave
- * together, in order, with nothing delayed past the turn.
+ * Every MQTT packet and every AMQP frame (rhea writes each with its own `write`) became a TLS record and a syscall
+ * of its own. This corks the stream at the first write of an event-loop turn and uncorks it on the next tick: what
+ * one turn writes (the acknowledgements of a group commit, a credit's worth of Event Hub transfers) leaves together,
+ * in order, with nothing delayed past the turn.
  */
 export function coalesceWrites(stream: Duplex): void {
   const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
