@@ -1,29 +1,15 @@
 // `lazuli c2d send|feedback|purge` against a hub process, checked through the device side of the same hub (HTTPS).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { createSasToken } from '../../src/domain/sas.js';
 import { rawRequest, type RawResponse } from '../support/https-client.js';
-import { LAZULI_BIN, startHubProcess, type HubProcess } from '../support/hub-process.js';
+import { type HubProcess, runLazuli, startHubProcess } from '../support/hub-process.js';
 import { seededDataDir } from '../support/test-ca.js';
 
-const run = promisify(execFile);
 const EPHEMERAL = ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0', '--bind', '127.0.0.1'];
 const API = '?api-version=2021-04-12';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** `node bin/lazuli.js ARGS`; never throws. A command still running after 20 s is killed (code null). */
-async function lazuli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [LAZULI_BIN, ...args], { timeout: 20_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number | null; stdout: string; stderr: string };
-    return { code: typeof e.code === 'number' ? e.code : null, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 interface Device {
   deviceId: string;
@@ -35,12 +21,12 @@ describe('lazuli c2d', () => {
   let hub: HubProcess;
   const dataDir = seededDataDir();
   const devices = new Map<string, Device>();
-  const c2d = (...args: string[]) => lazuli(['c2d', ...args, '--data-dir', dataDir]);
+  const c2d = (...args: string[]) => runLazuli(['c2d', ...args, '--data-dir', dataDir]);
 
   before(async () => {
     hub = await startHubProcess(dataDir, [...EPHEMERAL, '--hostname', 'localhost', '--feedback-interval-seconds', '1']);
     for (const id of ['c2d-dev', 'c2d-purge']) {
-      const created = await lazuli(['device', 'create', id, '--json', '--data-dir', dataDir]);
+      const created = await runLazuli(['device', 'create', id, '--json', '--data-dir', dataDir]);
       assert.equal(created.code, 0, created.stderr);
       devices.set(id, JSON.parse(created.stdout) as Device);
     }

@@ -1,32 +1,18 @@
 // `lazuli method invoke` against a hub process, answered by a raw MQTT device on the same hub.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
-import { LAZULI_BIN, startHubProcess, type HubProcess } from '../support/hub-process.js';
+import { type HubProcess, runLazuli, startHubProcess } from '../support/hub-process.js';
 import { seededDataDir } from '../support/test-ca.js';
 import { connectPacket, MqttTestClient } from '../protocol/mqtt-test-client.js';
 
-const run = promisify(execFile);
 const EPHEMERAL = ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0', '--bind', '127.0.0.1'];
-
-/** `node bin/lazuli.js ARGS`; never throws. */
-async function lazuli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [LAZULI_BIN, ...args], { timeout: 20_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number | null; stdout: string; stderr: string };
-    return { code: typeof e.code === 'number' ? e.code : null, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe('lazuli method invoke', () => {
   let hub: HubProcess;
   const dataDir = seededDataDir();
-  const method = (...args: string[]) => lazuli(['method', ...args, '--data-dir', dataDir]);
+  const method = (...args: string[]) => runLazuli(['method', ...args, '--data-dir', dataDir]);
 
   before(async () => {
     hub = await startHubProcess(dataDir, [...EPHEMERAL, '--hostname', 'localhost']);
@@ -37,7 +23,7 @@ describe('lazuli method invoke', () => {
   });
 
   async function mqttDevice(deviceId: string): Promise<MqttTestClient> {
-    const created = await lazuli(['device', 'create', deviceId, '--json', '--data-dir', dataDir]);
+    const created = await runLazuli(['device', 'create', deviceId, '--json', '--data-dir', dataDir]);
     assert.equal(created.code, 0, created.stderr);
     const key = (JSON.parse(created.stdout) as { authentication: { symmetricKey: { primaryKey: string } } }).authentication.symmetricKey.primaryKey;
     const socket = await new Promise<import('node:tls').TLSSocket>((resolve, reject) => {
@@ -67,7 +53,7 @@ describe('lazuli method invoke', () => {
   });
 
   test('an offline device: exit 1 with Azure error code; bad flags: exit 2', async () => {
-    const created = await lazuli(['device', 'create', 'cli-offline', '--data-dir', dataDir]);
+    const created = await runLazuli(['device', 'create', 'cli-offline', '--data-dir', dataDir]);
     assert.equal(created.code, 0, created.stderr);
     const offline = await method('invoke', 'cli-offline', 'reboot');
     assert.equal(offline.code, 1, offline.stderr);

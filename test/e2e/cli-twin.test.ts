@@ -1,28 +1,14 @@
 // `lazuli twin show|update-desired|tags` and `lazuli query` against a hub process.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { HubRestClient } from '../../src/app/cli/hub-rest-client.js';
-import { LAZULI_BIN, startHubProcess, type HubProcess } from '../support/hub-process.js';
+import { type HubProcess, runLazuli, startHubProcess } from '../support/hub-process.js';
 import { seededDataDir } from '../support/test-ca.js';
 
-const run = promisify(execFile);
 const EPHEMERAL = ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0', '--bind', '127.0.0.1'];
 const DEVICES = ['dev-1', 'dev-2', 'dev-3', 'dev-4', 'dev-5'];
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-
-/** `node bin/lazuli.js ARGS`; never throws. A command still running after 20 s is killed (code null). */
-async function lazuli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [LAZULI_BIN, ...args], { timeout: 20_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number | null; stdout: string; stderr: string };
-    return { code: typeof e.code === 'number' ? e.code : null, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 type Twin = Record<string, any>;
 
@@ -30,13 +16,13 @@ describe('lazuli twin and lazuli query', () => {
   let hub: HubProcess;
   const dataDir = seededDataDir();
   const generationIds = new Map<string, string>();
-  const twin = (...args: string[]) => lazuli(['twin', ...args, '--data-dir', dataDir]);
-  const query = (...args: string[]) => lazuli(['query', ...args, '--data-dir', dataDir]);
+  const twin = (...args: string[]) => runLazuli(['twin', ...args, '--data-dir', dataDir]);
+  const query = (...args: string[]) => runLazuli(['query', ...args, '--data-dir', dataDir]);
 
   before(async () => {
     hub = await startHubProcess(dataDir, [...EPHEMERAL, '--hostname', 'localhost']);
     for (const id of DEVICES) {
-      const created = await lazuli(['device', 'create', id, '--json', '--data-dir', dataDir]);
+      const created = await runLazuli(['device', 'create', id, '--json', '--data-dir', dataDir]);
       assert.equal(created.code, 0, created.stderr);
       generationIds.set(id, (JSON.parse(created.stdout) as { generationId: string }).generationId);
     }
@@ -215,7 +201,7 @@ describe('lazuli twin and lazuli query', () => {
       [['query', 'SELECT * FROM devices', '--page-size', '0'], /--page-size must be a positive whole number, not "0"/],
     ];
     for (const [args, message] of cases) {
-      const r = await lazuli([...args, '--data-dir', dataDir]);
+      const r = await runLazuli([...args, '--data-dir', dataDir]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message);
       assert.equal(r.stdout, '');

@@ -11,19 +11,7 @@ after(async () => hub.close());
 
 const API = '?api-version=2021-04-12';
 function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawResponse> {
-  const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  return rawRequest({
-    port: hub.port,
-    ca: hub.ca,
-    method,
-    path: path + API,
-    headers: {
-      authorization: hub.serviceToken(),
-      ...(text === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
-      ...headers,
-    },
-    ...(text === undefined ? {} : { body: text }),
-  });
+  return hub.call(method, path, body, headers);
 }
 
 /** Azure's error shape: status, header, JSON content type and the legacy Message the Node SDK parses. */

@@ -16,19 +16,7 @@ const API = '?api-version=2021-04-12';
 const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawResponse> {
-  const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  return rawRequest({
-    port: hub.port,
-    ca: hub.ca,
-    method,
-    path: path + API,
-    headers: {
-      authorization: hub.serviceToken(),
-      ...(text === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
-      ...headers,
-    },
-    ...(text === undefined ? {} : { body: text }),
-  });
+  return hub.call(method, path, body, headers);
 }
 
 function assertAzureError(res: RawResponse, status: number, code: string, message?: RegExp): void {

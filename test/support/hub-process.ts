@@ -1,9 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import type { HubSettings } from '../../src/app/data-dir.js';
+
+const runFile = promisify(execFile);
 
 export const LAZULI_BIN = new URL('../../../bin/lazuli.js', import.meta.url).pathname;
 
@@ -77,4 +80,15 @@ function healthy(port: number, ca: string): Promise<boolean> {
     req.on('error', () => resolve(false));
     req.end();
   });
+}
+
+/** `node bin/lazuli.js ARGS` to its end; never throws. A command still running after 20 s is killed (code null). */
+export async function runLazuli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await runFile(process.execPath, [LAZULI_BIN, ...args], { timeout: 20_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number | null; stdout: string; stderr: string };
+    return { code: typeof e.code === 'number' ? e.code : null, stdout: e.stdout, stderr: e.stderr };
+  }
 }

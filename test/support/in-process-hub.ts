@@ -4,6 +4,7 @@ import { buildHub, type RunningHub } from '../../src/app/build-hub.js';
 import { resolveStartConfig } from '../../src/app/config.js';
 import type { SharedAccessPolicy } from '../../src/domain/permissions.js';
 import { createSasToken } from '../../src/domain/sas.js';
+import { rawRequest, type RawResponse } from './https-client.js';
 import { seededDataDir } from './test-ca.js';
 
 export interface TestHub {
@@ -13,6 +14,8 @@ export interface TestHub {
   policy(name: string): SharedAccessPolicy;
   /** A fresh service token for a policy (default iothubowner). */
   serviceToken(policy?: string): string;
+  /** A service REST call as iothubowner (api-version added); a non-string body is sent as JSON. */
+  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<RawResponse>;
   close(): Promise<void>;
 }
 
@@ -29,6 +32,21 @@ export async function startTestHub(): Promise<TestHub> {
     policy: (name) => policies.find((p) => p.name === name)!,
     serviceToken: (name = 'iothubowner') =>
       createSasToken({ resource: 'localhost', keyBase64: hub.policy(name).primaryKey, keyName: name, expiry: Date.now() / 1000 + 3600, encode: false }),
+    call(method, path, body, headers = {}) {
+      const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+      return rawRequest({
+        port: hub.port,
+        ca: hub.ca,
+        method,
+        path: `${path}?api-version=2021-04-12`,
+        headers: {
+          authorization: hub.serviceToken(),
+          ...(text === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
+          ...headers,
+        },
+        ...(text === undefined ? {} : { body: text }),
+      });
+    },
     async close() {
       await running.stop();
       rmSync(dataDir, { recursive: true, force: true });

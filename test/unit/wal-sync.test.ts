@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { openSqliteDatabase } from '../../src/storage/sqlite/database.js';
-import { GroupCommit } from '../../src/storage/sqlite/telemetry-group-commit.js';
+import { GroupCommit } from '../../src/storage/sqlite/group-commit.js';
 import { WalSync, walSyncFor } from '../../src/storage/sqlite/wal-sync.js';
 
 function tempDir(): { dir: string; remove(): void } {

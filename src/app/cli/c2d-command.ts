@@ -9,6 +9,7 @@ import { tailFeedback } from './feedback-tail.js';
 import { HubRestClient } from './hub-rest-client.js';
 import { closeServiceAmqp, openServiceAmqp } from './service-amqp.js';
 import { C2D_USAGE } from './usage.js';
+import { propertiesOf } from './property-flags.js';
 
 const ACKS = ['none', 'positive', 'negative', 'full'];
 
@@ -119,16 +120,6 @@ function recipientOf(values: { device?: string; module?: string }, action: strin
   if (!values.device) throw new CliError(`lazuli c2d ${action} needs --device ID\n\n${C2D_USAGE}`, 2);
   if (values.module === '') throw new CliError('--module needs a module id', 2);
   return values.module === undefined ? { deviceId: values.device } : { deviceId: values.device, moduleId: values.module };
-}
-
-function propertiesOf(pairs: string[]): Record<string, string> {
-  const properties: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new CliError(`--property takes name=value, not "${pair}"`, 2);
-    properties[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return properties;
 }
 
 function positiveWhole(text: string, flag: string): number {

@@ -12,6 +12,7 @@ import { mqttSender } from './device-senders/mqtt-sender.js';
 import { localDialAddress } from './hub-address.js';
 import { HubRestClient } from './hub-rest-client.js';
 import { SEND_USAGE } from './usage.js';
+import { propertiesOf } from './property-flags.js';
 
 const PROTOCOLS = ['mqtt', 'amqp', 'https'] as const;
 
@@ -36,13 +37,7 @@ export async function sendCommand(args: string[], env: NodeJS.ProcessEnv): Promi
   if (!PROTOCOLS.includes(protocol)) throw new CliError(`--protocol must be one of ${PROTOCOLS.join(', ')}`, 2);
   const count = wholeNumber(values.count, 'count');
   const interval = wholeNumber(values.interval, 'interval');
-  const properties = Object.fromEntries(
-    (values.property ?? []).map((p) => {
-      const eq = p.indexOf('=');
-      if (eq <= 0) throw new CliError(`--property takes name=value, not "${p}"`, 2);
-      return [p.slice(0, eq), p.slice(eq + 1)];
-    }),
-  );
+  const properties = propertiesOf(values.property ?? []);
   const body = positionals.join(' ') || '{"hello":"lazuli","n":{n}}';
 
   const dataDir = values['data-dir'] ?? env.LAZULI_DATA_DIR ?? DEFAULTS.dataDir;

@@ -1,27 +1,11 @@
-import type { Authentication, DeviceRecord, DeviceStatus, ModuleRecord } from '../../domain/identity.js';
+import type { DeviceRecord, ModuleRecord } from '../../domain/identity.js';
+import { deviceOfRow, moduleOfRow, type DeviceColumns, type ModuleColumns } from '../registry-rows.js';
 
-/** A devices row; the json columns come back parsed (pg parses json), a fresh copy per query. */
-export interface DeviceRow {
-  device_id: string;
-  generation_id: string;
-  version: number;
-  status: string;
-  status_reason: string | null;
-  status_updated_time: string;
-  authentication: Authentication;
-  capabilities: DeviceRecord['capabilities'];
-  device_scope: string | null;
-  parent_scopes: string[];
-}
+/** A devices / modules row; the json columns come back parsed (pg parses json), a fresh copy per query. */
+export type DeviceRow = DeviceColumns<unknown>;
+export type ModuleRow = ModuleColumns<unknown>;
 
-export interface ModuleRow {
-  device_id: string;
-  module_id: string;
-  generation_id: string;
-  version: number;
-  managed_by: string | null;
-  authentication: Authentication;
-}
+const parsed = (value: unknown): unknown => value;
 
 // The guard `$n::bigint IS NULL OR version = $n` lets a null expected version match any version.
 export const REGISTRY_SQL = {
@@ -93,27 +77,9 @@ export function moduleParams(module: ModuleRecord, third: string | number | null
 }
 
 export function toDevice(row: DeviceRow): DeviceRecord {
-  return {
-    deviceId: row.device_id,
-    generationId: row.generation_id,
-    version: row.version,
-    status: row.status as DeviceStatus,
-    statusReason: row.status_reason,
-    statusUpdatedTime: row.status_updated_time,
-    authentication: row.authentication,
-    capabilities: row.capabilities,
-    deviceScope: row.device_scope,
-    parentScopes: row.parent_scopes,
-  };
+  return deviceOfRow(row, parsed);
 }
 
 export function toModule(row: ModuleRow): ModuleRecord {
-  return {
-    deviceId: row.device_id,
-    moduleId: row.module_id,
-    generationId: row.generation_id,
-    version: row.version,
-    managedBy: row.managed_by,
-    authentication: row.authentication,
-  };
+  return moduleOfRow(row, parsed);
 }

@@ -1,30 +1,12 @@
 import type { Statement } from 'better-sqlite3';
 import { HubError, isHubError } from '../../domain/errors.js';
-import type { Authentication, DeviceRecord, DeviceStatus, ModuleRecord } from '../../domain/identity.js';
+import type { DeviceRecord, ModuleRecord } from '../../domain/identity.js';
 import type { DeviceWrite, RegistryStore } from '../../ports/registry-store.js';
+import { deviceOfRow, moduleOfRow, type DeviceColumns, type ModuleColumns } from '../registry-rows.js';
 import type { SqliteDatabase } from './database.js';
 
-interface DeviceRow {
-  device_id: string;
-  generation_id: string;
-  version: number;
-  status: string;
-  status_reason: string | null;
-  status_updated_time: string;
-  authentication: string;
-  capabilities: string;
-  device_scope: string | null;
-  parent_scopes: string;
-}
-
-interface ModuleRow {
-  device_id: string;
-  module_id: string;
-  generation_id: string;
-  version: number;
-  managed_by: string | null;
-  authentication: string;
-}
+type DeviceRow = DeviceColumns<string>;
+type ModuleRow = ModuleColumns<string>;
 
 /** Thrown inside applyDeviceWrites' transaction to roll it back after every write has been attempted. */
 class RollBack extends Error {}
@@ -276,27 +258,9 @@ function moduleParams(module: ModuleRecord) {
 }
 
 function toDevice(row: DeviceRow): DeviceRecord {
-  return {
-    deviceId: row.device_id,
-    generationId: row.generation_id,
-    version: row.version,
-    status: row.status as DeviceStatus,
-    statusReason: row.status_reason,
-    statusUpdatedTime: row.status_updated_time,
-    authentication: JSON.parse(row.authentication) as Authentication,
-    capabilities: JSON.parse(row.capabilities) as DeviceRecord['capabilities'],
-    deviceScope: row.device_scope,
-    parentScopes: JSON.parse(row.parent_scopes) as string[],
-  };
+  return deviceOfRow(row, JSON.parse);
 }
 
 function toModule(row: ModuleRow): ModuleRecord {
-  return {
-    deviceId: row.device_id,
-    moduleId: row.module_id,
-    generationId: row.generation_id,
-    version: row.version,
-    managedBy: row.managed_by,
-    authentication: JSON.parse(row.authentication) as Authentication,
-  };
+  return moduleOfRow(row, JSON.parse);
 }

@@ -1,7 +1,7 @@
 import type { Transaction } from 'better-sqlite3';
 import type { LogAppend, LogEvent, PartitionInfo, RetentionPolicy, StartPosition, TelemetryLog } from '../../ports/telemetry-log.js';
 import type { SqliteDatabase } from './database.js';
-import { GroupCommit } from './telemetry-group-commit.js';
+import { GroupCommit } from './group-commit.js';
 import { walSyncFor } from './wal-sync.js';
 import { prepareTelemetryStatements, type EventRow, type TelemetryStatements } from './telemetry-statements.js';
 

@@ -1,5 +1,5 @@
 import type { SqliteDatabase } from './database.js';
-import { GroupCommit } from './telemetry-group-commit.js';
+import { GroupCommit } from './group-commit.js';
 import { walSyncFor } from './wal-sync.js';
 
 type Write = () => unknown;
