@@ -1,12 +1,13 @@
-// `npm run bench -- d2c [--devices N] [--seconds S] [--bytes B] [--inflight K] [--peers aedes,mosquitto|none] [--nodes N]`:
+// `npm run bench -- d2c [--devices N] [--seconds S] [--bytes B] [--inflight K] [--peers aedes,mosquitto|none] [--nodes N] [--hub-cpu-prof DIR]`:
 // N devices publish telemetry over MQTT/TLS at QoS 1. For Lazuli a PUBACK means "durable"; the figures are durable
 // messages/s, PUBACK latency, and publish-to-Event-Hub-receive latency. The same load then runs against peer
 // brokers on this machine (TLS, same certificate) and the ratio is printed. With --nodes N the load then runs against
 // N hub nodes on PostgreSQL + NATS JetStream (devices spread round-robin over them), printed beside the embedded run
-// with the CPU of each node, nats-server, postgres and the load generator.
+// with the CPU of each node, nats-server, postgres and the load generator. --hub-cpu-prof DIR profiles the embedded hub
+// during its throughput run and prints where its time went.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openEventHubReader } from '../src/app/cli/event-hub-reader.js';
 import { formatTable } from '../src/app/cli/table.js';
@@ -15,7 +16,9 @@ import { startHubProcess, type HubProcess } from '../test/support/hub-process.js
 import type { LoadDevice, MqttLoadResult } from '../test/support/mqtt-load.js';
 import { startAedes, startMosquitto, type PeerBroker } from './peers/peer-brokers.js';
 import { CpuMeter } from './support/cpu-meter.js';
+import { printProfile } from './support/cpu-profile-summary.js';
 import { timedLoad } from './support/d2c-load.js';
+import { HubCpuProfiler, profilingEnv } from './support/hub-cpu-profile.js';
 import { scaleOutRun, type MeasuredRun } from './support/d2c-scale-out.js';
 import { printScaleOut } from './support/d2c-scale-out-report.js';
 import { registerMqttDevices } from './support/register-devices.js';
@@ -40,6 +43,7 @@ export async function run(args: string[]): Promise<void> {
       inflight: { type: 'string', default: '16' },
       peers: { type: 'string', default: 'aedes,mosquitto' },
       nodes: { type: 'string' },
+      'hub-cpu-prof': { type: 'string' },
     },
   });
   const devices = Number(values.devices);
@@ -48,6 +52,7 @@ export async function run(args: string[]): Promise<void> {
   const inflight = Number(values.inflight);
   const peers = values.peers === 'none' ? [] : values.peers.split(',');
   const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
+  const profDir = values['hub-cpu-prof'] === undefined ? undefined : resolve(values['hub-cpu-prof']);
   if (nodes !== undefined && !(Number.isInteger(nodes) && nodes >= 1)) throw new Error(`--nodes must be a whole number of at least 1, not "${values.nodes}"`);
   console.log(`d2c: ${devices} devices, MQTT 3.1.1/TLS QoS 1, ${bytes}-byte messages, ${inflight} in flight per device, ${seconds} s per target, ${availableParallelism()} cores, node ${process.version}`);
 
@@ -56,9 +61,10 @@ export async function run(args: string[]): Promise<void> {
   let embedded: MeasuredRun | undefined;
   let hub: HubProcess | undefined;
   try {
-    hub = await startHubProcess(dataDir, ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0', '--log-level', 'warn']);
+    hub = await startHubProcess(dataDir, ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0', '--log-level', 'warn'], profDir === undefined ? {} : profilingEnv(profDir));
     const load = await registerDevices(hub, devices);
-    const lazuli = await lazuliRun(hub, load, { seconds, bytes, inflight });
+    const profiler = profDir === undefined ? undefined : new HubCpuProfiler(profDir, hub.child.pid!);
+    const lazuli = await lazuliRun(hub, load, { seconds, bytes, inflight, profiler });
     rows.push(lazuli.row);
     embedded = lazuli.measured;
     await hub.stop();
@@ -103,13 +109,15 @@ async function registerDevices(hub: HubProcess, count: number): Promise<LoadDevi
   return (await registerMqttDevices(hub, ids)).map((c) => ({ ...c, topic: `devices/${c.clientId}/messages/events/` }));
 }
 
-async function lazuliRun(hub: HubProcess, devices: LoadDevice[], o: { seconds: number; bytes: number; inflight: number }): Promise<{ row: Row; measured: MeasuredRun }> {
+async function lazuliRun(hub: HubProcess, devices: LoadDevice[], o: { seconds: number; bytes: number; inflight: number; profiler?: HubCpuProfiler }): Promise<{ row: Row; measured: MeasuredRun }> {
   // Throughput first, with nothing else in this process: on two cores the load generator needs one to itself.
   const cpu0 = cpuSeconds(hub.child.pid!);
   const meter = CpuMeter.start([{ label: 'node 1', pid: hub.child.pid! }]);
+  o.profiler?.start();
   const result = await timedLoad(hub.settings.ports.mqtt, hub.ca, devices, o);
   const cpu = meter.stop();
   const cpu1 = cpuSeconds(hub.child.pid!);
+  if (o.profiler) printProfile('throughput', await o.profiler.stop('d2c-throughput'));
   const e2e = await endToEndLatency(hub, devices.slice(0, 100), o.bytes);
   return {
     row: { target: 'lazuli', result, cpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, e2e, note: 'PUBACK = durable (fsynced SQLite commit); e2e measured apart, 100 devices sending one message at a time for 5 s' },

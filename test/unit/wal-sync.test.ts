@@ -29,7 +29,7 @@ test('a connection that syncs its own commits needs no WalSync; one opened for w
     const full = openSqliteDatabase(path.join(dir, 'a.db'));
     const deferred = openSqliteDatabase(path.join(dir, 'a.db'), { durability: 'wal-sync' });
     assert.equal(walSyncFor(full), undefined);
-    assert.ok(walSyncFor(deferred) instanceof WalSync);
+    assert.notEqual(walSyncFor(deferred), undefined);
     full.close();
     deferred.close();
   } finally {
@@ -75,7 +75,8 @@ test('WalSync: callers during a sync share the next one; a missing WAL rejects a
   const { dir, remove } = tempDir();
   try {
     const file = path.join(dir, 'x.db-wal');
-    const wal = new WalSync(file);
+    const db = openSqliteDatabase(path.join(dir, 'a.db'), { durability: 'wal-sync' });
+    const wal = new WalSync(db, file);
     await assert.rejects(wal.sync(), /ENOENT/);
     fs.writeFileSync(file, 'frames');
     const running = wal.sync();
@@ -86,6 +87,7 @@ test('WalSync: callers during a sync share the next one; a missing WAL rejects a
     await Promise.all([running, next1, next2]);
     await wal.sync();
     await wal.close();
+    db.close();
   } finally {
     remove();
   }

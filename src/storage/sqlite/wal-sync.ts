@@ -1,5 +1,10 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { SqliteDatabase } from './database.js';
+import type { Durability } from './group-commit.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
+
+/** WAL size past which its checkpoints move to a worker thread: a connection that wrote little never starts one. */
+const CHECKPOINT_WORKER_AFTER_BYTES = 1 << 20;
 
 /**
  * Durable commits without blocking the event loop. A connection in WAL mode with `synchronous = NORMAL` commits by
@@ -9,13 +14,24 @@ import type { SqliteDatabase } from './database.js';
  * load (many small commits) that was a quarter of the hub's main thread.
  *
  * Syncs are shared: a caller that arrives while one runs waits for the next, which covers everyone waiting.
+ *
+ * Once the WAL has grown past 1 MiB (the connection carries a real load), its checkpoints move off the event loop
+ * too (WalCheckpointer).
  */
 export class WalSync {
+  readonly #db: SqliteDatabase;
+  readonly #walPath: string;
   #file: Promise<FileHandle> | undefined;
   #running: Promise<void> | undefined;
   #queued: Promise<void> | undefined;
+  #checkpointer: WalCheckpointer | undefined;
+  #closed = false;
 
-  constructor(private readonly walPath: string) {}
+  /** `walPath` is the connection's WAL file; only tests name another. */
+  constructor(db: SqliteDatabase, walPath = `${db.name}-wal`) {
+    this.#db = db;
+    this.#walPath = walPath;
+  }
 
   /** Resolves once everything written to the WAL before the call is on disk. */
   sync(): Promise<void> {
@@ -29,10 +45,12 @@ export class WalSync {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await Promise.allSettled([this.#running, this.#queued]);
     const file = this.#file;
     this.#file = undefined;
     if (file) await file.then((handle) => handle.close(), () => undefined);
+    await this.#checkpointer?.close();
   }
 
   #next(): Promise<void> {
@@ -51,9 +69,13 @@ export class WalSync {
   }
 
   async #datasync(): Promise<void> {
-    this.#file ??= open(this.walPath, 'r');
+    this.#file ??= open(this.#walPath, 'r');
     try {
-      await (await this.#file).datasync();
+      const handle = await this.#file;
+      await handle.datasync();
+      if (this.#checkpointer === undefined && !this.#closed && (await handle.stat()).size > CHECKPOINT_WORKER_AFTER_BYTES) {
+        this.#checkpointer = new WalCheckpointer(this.#db);
+      }
     } catch (err) {
       // Opened again next time: the file may not have existed yet, or the handle went bad.
       this.#file = undefined;
@@ -62,13 +84,34 @@ export class WalSync {
   }
 }
 
+const shared = new WeakMap<SqliteDatabase, { walSync: WalSync; users: number }>();
+
 /**
- * The WalSync a group commit on `db` needs before it acknowledges: one when the connection commits without syncing
- * (WAL mode, synchronous below FULL), none when SQLite already syncs every commit or the database is in memory.
+ * The durability a group commit on `db` needs before it acknowledges: a WalSync when the connection commits without
+ * syncing (WAL mode, synchronous below FULL), none when SQLite already syncs every commit or the database is in
+ * memory. Group commits on one connection share its WalSync (one fsync covers them all, one checkpoint worker); it
+ * closes with the last of them.
  */
-export function walSyncFor(db: SqliteDatabase): WalSync | undefined {
+export function walSyncFor(db: SqliteDatabase): Durability | undefined {
   const journal = String(db.pragma('journal_mode', { simple: true })).toLowerCase();
   const synchronous = Number(db.pragma('synchronous', { simple: true }));
   if (db.memory || journal !== 'wal' || synchronous >= 2) return undefined;
-  return new WalSync(`${db.name}-wal`);
+  let entry = shared.get(db);
+  if (entry === undefined) {
+    entry = { walSync: new WalSync(db), users: 0 };
+    shared.set(db, entry);
+  }
+  entry.users++;
+  const { walSync } = entry;
+  let released = false;
+  return {
+    sync: () => walSync.sync(),
+    close: async () => {
+      if (released) return;
+      released = true;
+      if (--entry.users > 0) return;
+      shared.delete(db);
+      await walSync.close();
+    },
+  };
 }

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { openSqliteDatabase, type SqliteDatabase } from '../../src/storage/sqlite/database.js';
+import { GroupCommit } from '../../src/storage/sqlite/group-commit.js';
+import { WalCheckpointer } from '../../src/storage/sqlite/wal-checkpointer.js';
+import { walSyncFor } from '../../src/storage/sqlite/wal-sync.js';
+
+function tempDir(): { dir: string; remove(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lazuli-checkpoint-'));
+  return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const autocheckpoint = (db: SqliteDatabase) => Number(db.pragma('wal_autocheckpoint', { simple: true }));
+const PAYLOAD = Buffer.alloc(4000, 1); // about one page per row
+
+test('the worker checkpoints while the connection does not, and keeps the WAL bounded under a steady load', async () => {
+  const { dir, remove } = tempDir();
+  const file = path.join(dir, 'c.db');
+  const db = openSqliteDatabase(file, { durability: 'wal-sync' });
+  try {
+    db.exec('CREATE TABLE t (v BLOB)');
+    const insert = db.prepare('INSERT INTO t VALUES (?)');
+    const checkpointer = new WalCheckpointer(db, { intervalMs: 5, restartPages: 300 });
+    try {
+    await until(() => checkpointer.active, 'the worker took the checkpoints over');
+    assert.equal(autocheckpoint(db), 0, 'the connection no longer checkpoints in its commits');
+    const dbBytesBefore = fs.statSync(file).size;
+    let largestWal = 0;
+    // 6,000 pages in commits of 20: SQLite alone would have checkpointed 6 times, in these commits.
+    for (let commit = 0; commit < 300; commit++) {
+      db.transaction(() => {
+        for (let i = 0; i < 20; i++) insert.run(PAYLOAD);
+      })();
+      largestWal = Math.max(largestWal, fs.statSync(`${file}-wal`).size);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await until(() => fs.statSync(file).size > dbBytesBefore + 1000 * 4096, 'the rows reached the database file');
+    assert.ok(largestWal < 2000 * 4096, `the WAL started over as it grew (largest ${largestWal} bytes for 6,000 pages written)`);
+    await checkpointer.close();
+    assert.equal(checkpointer.active, false);
+    assert.equal(autocheckpoint(db), 1000, 'after the worker stopped the connection checkpoints for itself again');
+    assert.equal(db.prepare('SELECT count(*) FROM t').pluck().get(), 6000);
+    } finally {
+      await checkpointer.close();
+    }
+  } finally {
+    db.close();
+    remove();
+  }
+});
+
+test('a worker that cannot open the database leaves the connection checkpointing for itself', async () => {
+  const { dir, remove } = tempDir();
+  const file = path.join(dir, 'gone.db');
+  const db = openSqliteDatabase(file, { durability: 'wal-sync' });
+  try {
+    fs.renameSync(file, path.join(dir, 'moved.db')); // the connection keeps its open file; the worker finds none
+    const checkpointer = new WalCheckpointer(db, { intervalMs: 5 });
+    await checkpointer.close();
+    assert.equal(checkpointer.active, false);
+    assert.equal(autocheckpoint(db), 1000);
+  } finally {
+    db.close();
+    remove();
+  }
+});
+
+test('group commits on one connection share its WAL sync, which closes with the last of them', async () => {
+  const { dir, remove } = tempDir();
+  const db = openSqliteDatabase(path.join(dir, 's.db'), { durability: 'wal-sync' });
+  try {
+    db.exec('CREATE TABLE t (v INTEGER)');
+    const insert = db.prepare('INSERT INTO t VALUES (?)');
+    const writer = (durability: ReturnType<typeof walSyncFor>) =>
+      new GroupCommit<number, number>({ commit: (items) => db.transaction(() => items.map((v) => Number(insert.run(v).lastInsertRowid)))(), committed: () => undefined, maxBatch: 100, durability });
+    const a = writer(walSyncFor(db));
+    const b = writer(walSyncFor(db));
+    await Promise.all([a.submit(1), b.submit(2)]);
+    await a.close();
+    assert.equal(await b.submit(3), 3, 'the other group commit still syncs after the first closed');
+    await b.close();
+  } finally {
+    db.close();
+    remove();
+  }
+});
