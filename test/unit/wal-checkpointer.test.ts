@@ -95,3 +95,28 @@ test('group commits on one connection share its WAL sync, which closes with the 
     remove();
   }
 });
+
+test('a wal-sync connection hands its checkpoints to a worker once its WAL passed 1 MiB, and takes them back when closed', async () => {
+  const { dir, remove } = tempDir();
+  const db = openSqliteDatabase(path.join(dir, 'l.db'), { durability: 'wal-sync' });
+  try {
+    db.exec('CREATE TABLE t (v BLOB)');
+    const insert = db.prepare('INSERT INTO t VALUES (?)');
+    const durability = walSyncFor(db);
+    const writer = new GroupCommit<Buffer, number>({ commit: (items) => db.transaction(() => items.map((v) => Number(insert.run(v).lastInsertRowid)))(), committed: () => undefined, maxBatch: 100, durability });
+    await writer.submit(PAYLOAD);
+    assert.equal(autocheckpoint(db), 1000, 'a connection that wrote little checkpoints for itself');
+    await Promise.all(Array.from({ length: 400 }, () => writer.submit(PAYLOAD)));
+    const deadline = Date.now() + 5000;
+    while (autocheckpoint(db) !== 0 && Date.now() < deadline) {
+      await writer.submit(PAYLOAD); // the WAL's size is looked at after a sync, at most once a second
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(autocheckpoint(db), 0, 'the worker checkpoints once the WAL grew');
+    await writer.close();
+    assert.equal(autocheckpoint(db), 1000, 'closing the last group commit stops the worker');
+  } finally {
+    db.close();
+    remove();
+  }
+});

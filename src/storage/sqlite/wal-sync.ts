@@ -5,6 +5,8 @@ import { WalCheckpointer } from './wal-checkpointer.js';
 
 /** WAL size past which its checkpoints move to a worker thread: a connection that wrote little never starts one. */
 const CHECKPOINT_WORKER_AFTER_BYTES = 1 << 20;
+/** The WAL's size is looked at no more often than this (a sync may run every fraction of a millisecond). */
+const SIZE_CHECK_INTERVAL_MS = 1000;
 
 /**
  * Durable commits without blocking the event loop. A connection in WAL mode with `synchronous = NORMAL` commits by
@@ -25,6 +27,7 @@ export class WalSync {
   #running: Promise<void> | undefined;
   #queued: Promise<void> | undefined;
   #checkpointer: WalCheckpointer | undefined;
+  #sizeCheckedAt = 0;
   #closed = false;
 
   /** `walPath` is the connection's WAL file; only tests name another. */
@@ -73,8 +76,9 @@ export class WalSync {
     try {
       const handle = await this.#file;
       await handle.datasync();
-      if (this.#checkpointer === undefined && !this.#closed && (await handle.stat()).size > CHECKPOINT_WORKER_AFTER_BYTES) {
-        this.#checkpointer = new WalCheckpointer(this.#db);
+      if (this.#checkpointer === undefined && !this.#closed && performance.now() - this.#sizeCheckedAt >= SIZE_CHECK_INTERVAL_MS) {
+        this.#sizeCheckedAt = performance.now();
+        if ((await handle.stat()).size > CHECKPOINT_WORKER_AFTER_BYTES) this.#checkpointer = new WalCheckpointer(this.#db);
       }
     } catch (err) {
       // Opened again next time: the file may not have existed yet, or the handle went bad.
