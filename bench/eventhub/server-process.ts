@@ -2,7 +2,7 @@
 // MemoryTelemetryLog), preloaded with the events to read. Talks to the parent over IPC.
 import pino from 'pino';
 import type { HubMessage } from '../../src/domain/message.js';
-import { encodeStampedMessage, stampOf, stampTimeMember } from '../../src/domain/message-codec.js';
+import { encodeStampedMessage, stampOf } from '../../src/domain/message-codec.js';
 import { startEventHubTestServer } from '../../test/protocol/eventhub-test-server.js';
 
 export interface ServerRequest {
@@ -53,5 +53,5 @@ function storedTelemetry(i: number, body: Buffer): Buffer {
     annotations: {},
   };
   const stamp = stampOf({ deviceId: `bench-device-${i % 100}`, authScope: 'device', authType: 'sas', generationId: '638000000000000001' });
-  return encodeStampedMessage(message, `${stamp.json}${stampTimeMember(Date.now())}`, stamp.replaced);
+  return encodeStampedMessage(message, stamp, Date.now());
 }

@@ -16,24 +16,43 @@ export function encodeMessage(m: HubMessage): Buffer {
   return out;
 }
 
+/** What encodeStampedMessage writes for a message without properties, application properties or annotations. */
+const BARE_HEADER = '{"p":{},"a":{},"n":{}';
+
 /**
- * The same encoding for a message the hub stamps as it stores it. `stampJson` holds the stamp's members in short
- * form (stampOf, then stampTimeMember); `replaced` lists the annotation names the stamp owns, which the message's own
- * annotations may not set. Building the header as text skips a copy of every message and its annotations on the
- * hot path.
+ * The same encoding for a message the hub stamps as it stores it (`stamp` from stampOf, `enqueuedTime` last). The
+ * stamp is kept as bytes and the header of a message that carries nothing but a body is a constant: most telemetry
+ * is that, and building and encoding the header text was a tenth of what the hub spent per message.
  */
-export function encodeStampedMessage(m: HubMessage, stampJson: string, replaced: ReadonlySet<string>): Buffer {
+export function encodeStampedMessage(m: HubMessage, stamp: MessageStamp, enqueuedTime: number): Buffer {
+  const own = ownHeader(m, stamp.replaced);
+  const time = String(enqueuedTime);
+  const headerLength = (own === BARE_HEADER ? BARE_HEADER.length : Buffer.byteLength(own)) + stamp.bytes.length + time.length + 2;
+  const out = Buffer.allocUnsafe(4 + headerLength + m.body.length);
+  out.writeUInt32BE(headerLength, 0);
+  let at = 4 + out.write(own, 4, 'utf8');
+  out.set(stamp.bytes, at);
+  at += stamp.bytes.length;
+  at += out.write(time, at, 'latin1');
+  out[at++] = 0x7d; // }} closes the stamp and the header
+  out[at++] = 0x7d;
+  out.set(m.body, at);
+  return out;
+}
+
+/** The header up to the stamp: `{"p":…,"a":…,"n":{…}`, without the annotations the stamp owns. */
+function ownHeader(m: HubMessage, replaced: ReadonlySet<string>): string {
   let own = '';
   for (const key in m.annotations) {
     if (!replaced.has(key)) own += `${JSON.stringify(key)}:${JSON.stringify(m.annotations[key])},`;
   }
-  const header = `{"p":${JSON.stringify(m.properties)},"a":${JSON.stringify(m.applicationProperties)},"n":{${own.slice(0, -1)}},"c":{${stampJson}}}`;
-  const headerLength = Buffer.byteLength(header);
-  const out = Buffer.allocUnsafe(4 + headerLength + m.body.length);
-  out.writeUInt32BE(headerLength, 0);
-  out.write(header, 4, 'utf8');
-  m.body.copy(out, 4 + headerLength);
-  return out;
+  if (own === '' && isEmpty(m.properties) && isEmpty(m.applicationProperties)) return BARE_HEADER;
+  return `{"p":${JSON.stringify(m.properties)},"a":${JSON.stringify(m.applicationProperties)},"n":{${own.slice(0, -1)}}`;
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }
 
 export function decodeMessage(payload: Buffer): HubMessage {
@@ -79,11 +98,15 @@ export function authMethodValue(scope: string, type: string): string {
   return JSON.stringify({ scope, type, issuer: 'iothub', acceptingIpFilterRule: null });
 }
 
-/**
- * The stamp of an identity for encodeStampedMessage: its members in short form (`"d":"dev-1",...,` ending with a
- * comma; the enqueued time goes last, see stampTimeMember), and the annotation names it owns.
- */
-export function stampOf(fields: StampFields): { json: string; replaced: ReadonlySet<string> } {
+/** What the hub stamps on every message of one identity, ready for encodeStampedMessage. */
+export interface MessageStamp {
+  /** `,"c":{` and the stamp's members in short form, up to the enqueued time's name (`…,"t":`), as UTF-8. */
+  bytes: Buffer;
+  /** The annotation names the stamp owns: a message's own annotations may not set them. */
+  replaced: ReadonlySet<string>;
+}
+
+export function stampOf(fields: StampFields): MessageStamp {
   const members: Record<string, unknown> = { [STAMP_CODES[A.deviceId]]: fields.deviceId };
   if (fields.moduleId !== undefined) members[STAMP_CODES[A.moduleId]] = fields.moduleId;
   members[STAMP_CODES[A.authMethod]] = [fields.authScope, fields.authType];
@@ -94,12 +117,7 @@ export function stampOf(fields: StampFields): { json: string; replaced: Readonly
   // A device may not set what the hub stamps; the module id only a module's connection sets.
   const replaced = new Set<string>([A.deviceId, A.moduleId, A.authMethod, A.authGenerationId, A.messageSource, A.enqueuedTime]);
   if (fields.modelId) replaced.add(A.modelId);
-  return { json: `${json.slice(1, -1)},`, replaced };
-}
-
-/** The enqueued-time member that ends a stamp. */
-export function stampTimeMember(enqueuedTime: number): string {
-  return `"${STAMP_CODES[A.enqueuedTime]}":${enqueuedTime}`;
+  return { bytes: Buffer.from(`,"c":{${json.slice(1, -1)},"${STAMP_CODES[A.enqueuedTime]}":`), replaced };
 }
 
 function expandStamp(own: HubMessage['annotations'], compact: Record<string, unknown>): HubMessage['annotations'] {

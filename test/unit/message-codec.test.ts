@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeMessage, encodeMessage, encodeStampedMessage, stampOf, stampTimeMember } from '../../src/domain/message-codec.js';
+import { decodeMessage, encodeMessage, encodeStampedMessage, stampOf } from '../../src/domain/message-codec.js';
 import type { HubMessage } from '../../src/domain/message.js';
 
 const T = 1_764_000_000_123;
@@ -14,8 +14,7 @@ const message: HubMessage = {
 const fields = { deviceId: 'dev-1', moduleId: 'mod', authScope: 'module', authType: 'sas', generationId: '638123456789012345', modelId: 'dtmi:x;1' };
 
 test('a stamped message decodes to the full annotations, the stamp winning, in the order the hub always wrote them', () => {
-  const { json, replaced } = stampOf(fields);
-  const decoded = decodeMessage(encodeStampedMessage(message, `${json}${stampTimeMember(T)}`, replaced));
+  const decoded = decodeMessage(encodeStampedMessage(message, stampOf(fields), T));
   assert.deepEqual(decoded.body, message.body);
   assert.deepEqual(decoded.properties, message.properties);
   assert.deepEqual(decoded.applicationProperties, message.applicationProperties);
@@ -32,8 +31,7 @@ test('a stamped message decodes to the full annotations, the stamp winning, in t
 });
 
 test('the stamp is stored in short form: ~200 bytes fewer per event than the full names', () => {
-  const { json, replaced } = stampOf({ deviceId: 'dev-1', authScope: 'device', authType: 'sas', generationId: '638123456789012345' });
-  const compact = encodeStampedMessage(message, `${json}${stampTimeMember(T)}`, replaced);
+  const compact = encodeStampedMessage(message, stampOf({ deviceId: 'dev-1', authScope: 'device', authType: 'sas', generationId: '638123456789012345' }), T);
   const full = encodeMessage({ ...message, annotations: decodeMessage(compact).annotations });
   assert.ok(full.length - compact.length >= 180, `full ${full.length} bytes, short ${compact.length}`);
 });
@@ -49,4 +47,21 @@ test('a stamp member this build does not know is refused, not passed on', () => 
   const payload = Buffer.concat([Buffer.alloc(4), header]);
   payload.writeUInt32BE(header.length, 0);
   assert.throws(() => decodeMessage(payload), /unknown stamp member "zz"/);
+});
+
+test('a message with only a body and one with non-ASCII ids and properties both decode to what was stamped', () => {
+  const stamp = stampOf({ deviceId: 'gerät-ü', moduleId: 'mödul', authScope: 'module', authType: 'sas', generationId: '1' });
+  const bare = decodeMessage(encodeStampedMessage({ body: Buffer.from('x'), properties: {}, applicationProperties: {}, annotations: {} }, stamp, T));
+  assert.deepEqual(bare.properties, {});
+  assert.deepEqual(bare.applicationProperties, {});
+  assert.equal(bare.annotations['iothub-connection-device-id'], 'gerät-ü');
+  assert.equal(bare.annotations['iothub-connection-module-id'], 'mödul');
+  assert.equal(bare.annotations['iothub-enqueuedtime'], T);
+  assert.deepEqual(bare.body, Buffer.from('x'));
+  const rich = decodeMessage(encodeStampedMessage({ body: Buffer.alloc(0), properties: { messageId: 'ñ' }, applicationProperties: { 'clé': 'välue' }, annotations: { 'dt-subject': 'é' } }, stamp, T));
+  assert.deepEqual(rich.properties, { messageId: 'ñ' });
+  assert.deepEqual(rich.applicationProperties, { 'clé': 'välue' });
+  assert.equal(rich.annotations['dt-subject'], 'é');
+  assert.equal(rich.annotations['iothub-connection-device-id'], 'gerät-ü');
+  assert.equal(rich.body.length, 0);
 });

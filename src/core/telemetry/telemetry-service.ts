@@ -1,7 +1,7 @@
 import type { DeviceIdentity } from '../../domain/device-identity.js';
 import { HubError } from '../../domain/errors.js';
 import { messageSize, type HubMessage } from '../../domain/message.js';
-import { encodeStampedMessage, stampOf, stampTimeMember } from '../../domain/message-codec.js';
+import { encodeStampedMessage, stampOf, type MessageStamp } from '../../domain/message-codec.js';
 import { partitionOf } from '../../domain/partitioning.js';
 import type { LogEvent, TelemetryLog } from '../../ports/telemetry-log.js';
 import type { ConnectionRegistry } from '../connections/connection-registry.js';
@@ -33,14 +33,19 @@ export class TelemetryService {
     this.now = options.now ?? Date.now;
   }
 
-  async send(identity: DeviceIdentity, message: HubMessage): Promise<LogEvent> {
-    const size = messageSize(message);
-    if (size > this.maxMessageBytes) {
-      throw new HubError('MessageTooLarge', `The message is ${size} bytes; this hub accepts at most ${this.maxMessageBytes}`);
+  /** Not async: the adapters call it for every message, and an async function adds a promise and two turns. */
+  send(identity: DeviceIdentity, message: HubMessage): Promise<LogEvent> {
+    try {
+      const size = messageSize(message);
+      if (size > this.maxMessageBytes) {
+        throw new HubError('MessageTooLarge', `The message is ${size} bytes; this hub accepts at most ${this.maxMessageBytes}`);
+      }
+      this.connections.touch(identity);
+      const stamp = this.stampOf(identity);
+      return this.log.append({ partition: stamp.partition, payload: this.encode(stamp, message) });
+    } catch (err) {
+      return Promise.reject(err);
     }
-    this.connections.touch(identity);
-    const stamp = this.stampOf(identity);
-    return this.log.append({ partition: stamp.partition, payload: this.encode(stamp, message) });
   }
 
   /** A batch counts against the size limit as a whole, and is appended in order. */
@@ -55,14 +60,14 @@ export class TelemetryService {
   }
 
   private encode(stamp: Stamp, message: HubMessage): Buffer {
-    return encodeStampedMessage(message, `${stamp.json}${stampTimeMember(this.now())}`, stamp.replaced);
+    return encodeStampedMessage(message, stamp.stamp, this.now());
   }
 
   /** What the hub stamps on every message of one identity, worked out once per connection. */
   private stampOf(identity: DeviceIdentity): Stamp {
     let stamp = this.stamps.get(identity);
     if (stamp) return stamp;
-    const { json, replaced } = stampOf({
+    const messageStamp = stampOf({
       deviceId: identity.deviceId,
       ...(identity.moduleId === undefined ? {} : { moduleId: identity.moduleId }),
       authScope: identity.authScope,
@@ -70,7 +75,7 @@ export class TelemetryService {
       generationId: identity.generationId,
       ...(identity.modelId ? { modelId: identity.modelId } : {}),
     });
-    stamp = { partition: partitionOf(identity.deviceId, this.log.partitionCount), json, replaced };
+    stamp = { partition: partitionOf(identity.deviceId, this.log.partitionCount), stamp: messageStamp };
     this.stamps.set(identity, stamp);
     return stamp;
   }
@@ -78,7 +83,5 @@ export class TelemetryService {
 
 interface Stamp {
   partition: number;
-  /** The fixed stamped annotations as JSON members, ending with a comma. */
-  json: string;
-  replaced: ReadonlySet<string>;
+  stamp: MessageStamp;
 }
