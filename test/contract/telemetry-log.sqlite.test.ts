@@ -53,8 +53,9 @@ describe('SqliteTelemetryLog', () => {
     try {
       await append(0, 'before');
       // Fails, inside its transaction, any batch that holds the payload "poison" (a TEMP trigger: this connection only).
-      db.exec(`CREATE TEMP TRIGGER poison BEFORE INSERT ON main.telemetry_events
-               WHEN NEW.payload = CAST('poison' AS BLOB) BEGIN SELECT RAISE(ABORT, 'poisoned'); END`);
+      // A row may hold several events' payloads concatenated (telemetry-batch-rows.ts), hence instr.
+      db.exec(`CREATE TEMP TRIGGER poison BEFORE INSERT ON main.telemetry_batches
+               WHEN instr(NEW.payload, CAST('poison' AS BLOB)) > 0 BEGIN SELECT RAISE(ABORT, 'poisoned'); END`);
       const batch = [append(0, 'a'), append(1, 'b'), append(0, 'poison'), append(0, 'c')];
       for (const outcome of await Promise.allSettled(batch)) {
         assert.equal(outcome.status, 'rejected');

@@ -3,7 +3,8 @@ import type { LogAppend, LogEvent, PartitionInfo, RetentionPolicy, StartPosition
 import type { SqliteDatabase } from './database.js';
 import { GroupCommit } from './group-commit.js';
 import { walSyncFor } from './wal-sync.js';
-import { prepareTelemetryStatements, type EventRow, type TelemetryStatements } from './telemetry-statements.js';
+import { encodeRow, eventLengths, RowBuilder, sliceRow } from './telemetry-batch-rows.js';
+import { prepareTelemetryStatements, type TelemetryStatements } from './telemetry-statements.js';
 
 export interface SqliteTelemetryLogOptions {
   /** Fixed when the log is created; opening it again with another count throws. */
@@ -17,12 +18,21 @@ export const DEFAULT_RETENTION: RetentionPolicy = { maxAgeMs: 86_400_000, maxByt
 
 /** Appends per commit at most: 15-20 ms of the event loop at 300-byte payloads (about 4 µs each, bench/log.ts). */
 const MAX_BATCH = 4096;
-/** Events removed per retention transaction, so that appends get the event loop in between. */
+/**
+ * Events removed per retention transaction (whole rows, so up to a row more), so that appends get the event loop in
+ * between.
+ */
 const RETENTION_CHUNK = 2000;
 
 interface Committed {
   events: LogEvent[];
   changed: Map<number, PartitionState>;
+}
+
+interface Removed {
+  count: number;
+  /** The partition may still hold events that are due: another transaction follows. */
+  more: boolean;
 }
 
 /** Mirrors the partition's row in telemetry_partitions, plus its first retained sequence number. */
@@ -49,7 +59,7 @@ export class SqliteTelemetryLog implements TelemetryLog {
   readonly #listeners = new Set<(partition: number, lastSequenceNumber: number) => void>();
   readonly #writer: GroupCommit<LogAppend, LogEvent>;
   readonly #insertBatch: Transaction<(entries: readonly LogAppend[]) => Committed>;
-  readonly #removeOldest: Transaction<(partition: number, now: number) => number>;
+  readonly #removeOldest: Transaction<(partition: number, now: number) => Removed>;
   #partitions: PartitionState[];
   /** Set when a write failed: the state is read back from the database before it is used again. */
   #stale = false;
@@ -60,7 +70,7 @@ export class SqliteTelemetryLog implements TelemetryLog {
     if (!Number.isSafeInteger(partitionCount) || partitionCount < 1) {
       throw new TypeError(`partitionCount must be a whole number >= 1, not ${partitionCount}`);
     }
-    const hasSchema = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'telemetry_events'`).get();
+    const hasSchema = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'telemetry_batches'`).get();
     if (hasSchema === undefined) {
       throw new TypeError('SqliteTelemetryLog needs its schema: open the database with openSqliteDatabase(file, { migrations: telemetryMigrations })');
     }
@@ -91,9 +101,21 @@ export class SqliteTelemetryLog implements TelemetryLog {
   }
 
   async read(partition: number, fromSequenceNumber: number, maxEvents: number): Promise<LogEvent[]> {
-    this.#checkPartition(partition);
-    if (!(maxEvents > 0)) return []; // SQLite reads LIMIT -1 as "no limit"
-    return this.#sql.readEvents.all(partition, fromSequenceNumber, maxEvents).map((row) => toEvent(partition, row));
+    const { first } = this.#state(partition);
+    const events: LogEvent[] = [];
+    if (!(maxEvents > 0)) return events;
+    // Starting at the first retained event, if it is later, makes from..from + max a range of existing events.
+    const from = Math.max(Math.ceil(fromSequenceNumber), first);
+    for (const row of this.#sql.readRows.all({ partition, from, max: maxEvents })) {
+      let sequenceNumber = Math.max(from, row.first_sequence);
+      for (const payload of sliceRow(row, sequenceNumber - row.first_sequence, maxEvents - events.length)) {
+        const event: LogEvent = { partition, sequenceNumber, offset: String(sequenceNumber), enqueuedTime: row.enqueued_time, payload };
+        if (row.partition_key !== null) event.partitionKey = row.partition_key;
+        events.push(event);
+        sequenceNumber++;
+      }
+    }
+    return events;
   }
 
   async resolveStart(partition: number, position: StartPosition): Promise<number> {
@@ -112,13 +134,16 @@ export class SqliteTelemetryLog implements TelemetryLog {
       case 'enqueuedTime': {
         const { value, inclusive } = position;
         const reached = (time: number) => (inclusive ? time >= value : time > value);
-        // enqueuedTime never decreases within a partition, so the first event that reached it is found by bisection.
+        // enqueuedTime never decreases within a partition and a row's events share it, so the first event that
+        // reached it starts a row, found by bisection; each probe settles a whole row.
         let low = first;
         let high = next;
         while (low < high) {
           const mid = Math.floor((low + high) / 2);
-          if (reached(this.#sql.selectEnqueuedTime.get(partition, mid)!)) high = mid;
-          else low = mid + 1;
+          const row = this.#sql.selectSpan.get(partition, mid);
+          if (row === undefined || row.last_sequence < mid) throw new Error(`telemetry log: no row holds ${partition}/${mid}`);
+          if (reached(row.enqueued_time)) high = row.first_sequence;
+          else low = row.last_sequence + 1;
         }
         return low;
       }
@@ -147,9 +172,9 @@ export class SqliteTelemetryLog implements TelemetryLog {
     for (let partition = 0; partition < this.partitionCount; partition++) {
       for (;;) {
         if (this.#closed) return removed;
-        const count = this.#write(() => this.#removeOldest.immediate(partition, now));
+        const { count, more } = this.#write(() => this.#removeOldest.immediate(partition, now));
         removed += count;
-        if (count < RETENTION_CHUNK) break;
+        if (!more) break;
         await new Promise((resolve) => setImmediate(resolve));
       }
     }
@@ -194,6 +219,8 @@ export class SqliteTelemetryLog implements TelemetryLog {
   #insert(entries: readonly LogAppend[]): Committed {
     const time = Math.floor(this.#now());
     const changed = new Map<number, PartitionState>();
+    /** Per partition, the row its next event may join. */
+    const open = new Map<number, RowBuilder>();
     const events: LogEvent[] = [];
     for (const { partition, payload, partitionKey } of entries) {
       let state = changed.get(partition);
@@ -204,34 +231,74 @@ export class SqliteTelemetryLog implements TelemetryLog {
       }
       const sequenceNumber = state.next++;
       state.bytes += payload.length;
-      this.#sql.insertEvent.run(partition, sequenceNumber, state.lastTime, partitionKey ?? null, payload);
+      const key = partitionKey ?? null;
+      let row = open.get(partition);
+      if (row === undefined || !row.accepts(payload, key)) {
+        if (row !== undefined) this.#insertRow(partition, row, state.lastTime);
+        row = new RowBuilder(sequenceNumber, key);
+        open.set(partition, row);
+      }
+      row.add(payload);
       const event: LogEvent = { partition, sequenceNumber, offset: String(sequenceNumber), enqueuedTime: state.lastTime, payload };
       if (partitionKey !== undefined) event.partitionKey = partitionKey;
       events.push(event);
     }
+    for (const [partition, row] of open) this.#insertRow(partition, row, changed.get(partition)!.lastTime);
     for (const [partition, s] of changed) this.#sql.updatePartition.run(s.next, s.bytes, s.lastTime, partition);
     return { events, changed };
   }
 
+  #insertRow(partition: number, row: RowBuilder, time: number): void {
+    const { payload, layout } = encodeRow(row.payloads);
+    this.#sql.insertRow.run(partition, row.firstSequence, row.lastSequence, time, row.partitionKey, payload, layout);
+  }
+
   /**
-   * The body of one retention transaction: removes up to RETENTION_CHUNK of the partition's oldest events that are
-   * due. The state is set before COMMIT; should COMMIT fail, #write marks it stale.
+   * The body of one retention transaction: removes about RETENTION_CHUNK of the partition's oldest events that are
+   * due. A row's events share their time, so age removes whole rows; size removes whole rows, then the first events
+   * of the row in which the partition gets down to the limit, which is written again without them. The state is set
+   * before COMMIT; should COMMIT fail, #write marks it stale.
    */
-  #remove(partition: number, now: number): number {
+  #remove(partition: number, now: number): Removed {
     const state = this.#partitions[partition]!;
     const cutoff = now - this.#retention.maxAgeMs;
+    const limit = this.#retention.maxBytesPerPartition;
     let bytes = state.bytes;
+    /** Rows starting before `end` go whole. */
     let end = state.first;
+    let partly: number | undefined;
+    let more = false;
     for (const row of this.#sql.selectOldest.iterate(partition, state.first, RETENTION_CHUNK)) {
-      if (row.enqueued_time >= cutoff && bytes <= this.#retention.maxBytesPerPartition) break;
+      if (row.enqueued_time >= cutoff && bytes - row.size <= limit) {
+        if (bytes > limit) partly = row.first_sequence;
+        break;
+      }
       bytes -= row.size;
-      end = row.sequence + 1;
+      end = row.last_sequence + 1;
+      if (end - state.first >= RETENTION_CHUNK) {
+        more = true;
+        break;
+      }
     }
-    if (end === state.first) return 0;
-    this.#sql.deleteRange.run(partition, state.first, end);
+    let first = end;
+    if (partly !== undefined) {
+      const row = this.#sql.selectRow.get(partition, partly)!;
+      const lengths = eventLengths(row);
+      let drop = 0;
+      while (bytes > limit) bytes -= lengths[drop++]!;
+      first = row.first_sequence + drop;
+      if (drop === lengths.length) {
+        end = first;
+      } else {
+        const kept = encodeRow(sliceRow(row, drop, lengths.length - drop));
+        this.#sql.trimRow.run(first, kept.payload, kept.layout, partition, row.first_sequence);
+      }
+    }
+    if (first === state.first) return { count: 0, more: false };
+    if (end > state.first) this.#sql.deleteRows.run(partition, state.first, end);
     this.#sql.updatePartitionBytes.run(bytes, partition);
-    this.#partitions[partition] = { ...state, first: end, bytes };
-    return end - state.first;
+    this.#partitions[partition] = { ...state, first, bytes };
+    return { count: first - state.first, more };
   }
 
   /** Runs a write; if it fails, the in-memory state may be ahead of the database, so it is reloaded before use. */
@@ -285,16 +352,4 @@ export class SqliteTelemetryLog implements TelemetryLog {
 function parseOffset(value: string): number {
   if (!/^(?:-1|0|[1-9]\d{0,15})$/.test(value)) throw new RangeError(`not a valid offset: "${value}"`);
   return Number(value);
-}
-
-function toEvent(partition: number, row: EventRow): LogEvent {
-  const event: LogEvent = {
-    partition,
-    sequenceNumber: row.sequence,
-    offset: String(row.sequence),
-    enqueuedTime: row.enqueued_time,
-    payload: row.payload,
-  };
-  if (row.partition_key !== null) event.partitionKey = row.partition_key;
-  return event;
 }

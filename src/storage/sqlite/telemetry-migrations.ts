@@ -35,4 +35,32 @@ export const telemetryMigrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'telemetry batch rows',
+    // One row per group-commit batch and partition instead of one per event: the per-row INSERT was the log's main
+    // cost. A row holds consecutive events sharing the enqueued time and partition key (telemetry-batch-rows.ts).
+    // Rows keep a rowid. WITHOUT ROWID measured slower (490-byte events, 50 per row: appends 6.3 against 4.5 µs of
+    // CPU per event, a read at the end of the log 105 against 5 µs): its rows are cells of the key's b-tree, and a
+    // seek that compares the key with a cell that overflows reads the cell's whole record, payload included.
+    // Existing events become one-event rows, keeping their sequence numbers and times.
+    sql: `
+      CREATE TABLE telemetry_batches (
+        partition      INTEGER NOT NULL,
+        first_sequence INTEGER NOT NULL,
+        last_sequence  INTEGER NOT NULL,
+        enqueued_time  INTEGER NOT NULL,
+        partition_key  TEXT,
+        payload        BLOB NOT NULL,
+        layout         BLOB,
+        PRIMARY KEY (partition, first_sequence)
+      ) STRICT;
+
+      INSERT INTO telemetry_batches (partition, first_sequence, last_sequence, enqueued_time, partition_key, payload, layout)
+        SELECT partition, sequence, sequence, enqueued_time, partition_key, payload, NULL
+        FROM telemetry_events ORDER BY partition, sequence;
+
+      DROP TABLE telemetry_events;
+    `,
+  },
 ];
