@@ -82,6 +82,31 @@ describe('MQTT telemetry topics', () => {
     }
   });
 
+  test('parses exactly as the regular expressions it replaced', () => {
+    const device = /^devices\/([^/]+)\/messages\/events(?:\/(.*))?$/s;
+    const module = /^devices\/([^/]+)\/modules\/([^/]+)\/messages\/events(?:\/(.*))?$/s;
+    const reference = (topic: string): TelemetryTopic | undefined => {
+      const trim = (bag: string | undefined) => (bag ?? '').replace(/\/+$/, '');
+      const m = module.exec(topic);
+      if (m) return { deviceSegment: m[1]!, moduleSegment: m[2]!, bag: trim(m[3]) };
+      const d = device.exec(topic);
+      return d ? { deviceSegment: d[1]!, bag: trim(d[2]) } : undefined;
+    };
+    const parts = ['devices', 'modules', 'messages', 'events', 'd', 'm', '', 'a=1', '\n', 'eventsx', '%24'];
+    let seed = 7;
+    const pick = () => parts[(seed = (seed * 1103515245 + 12345) % 2 ** 31) % parts.length]!;
+    const topics = ['devices/modules/messages/events/', 'devices/d/modules/messages/events', 'devices/d/modules/m/messages/events//', 'devices/d/messages/events/a/b//'];
+    for (let i = 0; i < 20_000; i++) topics.push(Array.from({ length: 2 + (i % 7) }, pick).join('/'));
+    for (let i = 0; i < 2_000; i++) topics.push(`devices/${pick()}/${i % 2 ? `modules/${pick()}/` : ''}messages/events${['', '/', '//', `/${pick()}`, `/${pick()}/`][i % 5]}`);
+    let telemetry = 0;
+    for (const topic of topics) {
+      const parsed = parseTelemetryTopic(topic);
+      assert.deepEqual(parsed, reference(topic), JSON.stringify(topic));
+      if (parsed) telemetry++;
+    }
+    assert.ok(telemetry > 500 && telemetry < topics.length - 10_000, `${telemetry} of ${topics.length} are telemetry topics`);
+  });
+
   test('a topic belongs to the identity whose ids it names, raw or percent-encoded', () => {
     const owns = (topic: string, ids: { deviceId: string; moduleId?: string }) => topicBelongsTo(parseTelemetryTopic(topic)!, ids);
     assert.equal(owns('devices/a+b/messages/events/', { deviceId: 'a+b' }), true);

@@ -13,6 +13,7 @@ export class PropertyBagError extends Error {
 /** Entries in topic order. Empty pairs (`a=1&&b=2`, a trailing `&`) are skipped; a pair with no name is an error. */
 export function decodePropertyBag(text: string): PropertyBagEntry[] {
   const entries: PropertyBagEntry[] = [];
+  if (text === '') return entries; // most telemetry: no properties
   for (const pair of text.split('&')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');

@@ -9,19 +9,36 @@ export interface TelemetryTopic {
   bag: string;
 }
 
-const DEVICE_TOPIC = /^devices\/([^/]+)\/messages\/events(?:\/(.*))?$/s;
-const MODULE_TOPIC = /^devices\/([^/]+)\/modules\/([^/]+)\/messages\/events(?:\/(.*))?$/s;
+const DEVICES = 'devices/';
+const MODULES = 'modules/';
+const EVENTS = 'messages/events';
 
 /**
  * `devices/{d}/messages/events/{bag}` or `devices/{d}/modules/{m}/messages/events/{bag}`; undefined for any other
- * topic. Trailing `/` are dropped: the Node SDK appends one after the bag of module output events.
+ * topic. Trailing `/` are dropped: the Node SDK appends one after the bag of module output events. Written out
+ * rather than as regular expressions: it runs for every message, and the match arrays were 2% of the hub's time.
  */
 export function parseTelemetryTopic(topic: string): TelemetryTopic | undefined {
-  const module = MODULE_TOPIC.exec(topic);
-  if (module) return { deviceSegment: module[1]!, moduleSegment: module[2]!, bag: trimSlashes(module[3]) };
-  const device = DEVICE_TOPIC.exec(topic);
-  if (device) return { deviceSegment: device[1]!, bag: trimSlashes(device[2]) };
-  return undefined;
+  if (!topic.startsWith(DEVICES)) return undefined;
+  const deviceEnd = topic.indexOf('/', DEVICES.length);
+  if (deviceEnd <= DEVICES.length) return undefined;
+  let at = deviceEnd + 1;
+  let moduleSegment: string | undefined;
+  if (topic.startsWith(MODULES, at)) {
+    const moduleEnd = topic.indexOf('/', at + MODULES.length);
+    if (moduleEnd <= at + MODULES.length) return undefined;
+    moduleSegment = topic.slice(at + MODULES.length, moduleEnd);
+    at = moduleEnd + 1;
+  }
+  if (!topic.startsWith(EVENTS, at)) return undefined;
+  at += EVENTS.length;
+  let bag = '';
+  if (at < topic.length) {
+    if (topic.charCodeAt(at) !== 0x2f) return undefined;
+    bag = trimSlashes(topic.slice(at + 1));
+  }
+  const deviceSegment = topic.slice(DEVICES.length, deviceEnd);
+  return moduleSegment === undefined ? { deviceSegment, bag } : { deviceSegment, moduleSegment, bag };
 }
 
 export function formatTelemetryTopic(identity: Pick<DeviceIdentity, 'deviceId' | 'moduleId'>, bag: string): string {
@@ -36,6 +53,6 @@ export function topicBelongsTo(topic: TelemetryTopic, identity: Pick<DeviceIdent
   return topic.moduleSegment !== undefined && segmentNames(topic.moduleSegment, identity.moduleId);
 }
 
-function trimSlashes(bag: string | undefined): string {
-  return (bag ?? '').replace(/\/+$/, '');
+function trimSlashes(bag: string): string {
+  return bag.endsWith('/') ? bag.replace(/\/+$/, '') : bag;
 }
