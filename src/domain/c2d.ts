@@ -101,13 +101,18 @@ const DESCRIPTIONS: Readonly<Record<FeedbackStatus, string>> = {
 };
 
 export function feedbackRecordOf(message: C2dMessage, status: FeedbackStatus, now: number): FeedbackRecord {
+  return feedbackRecordFor({ messageId: message.content.properties.messageId, deviceId: message.deviceId, generationId: message.generationId }, status, now);
+}
+
+/** The same, from just the fields a record takes. */
+export function feedbackRecordFor(source: { messageId: string | undefined; deviceId: string; generationId: string }, status: FeedbackStatus, now: number): FeedbackRecord {
   return {
-    originalMessageId: message.content.properties.messageId ?? '',
+    originalMessageId: source.messageId ?? '',
     enqueuedTimeUtc: new Date(now).toISOString(),
     statusCode: status,
     description: DESCRIPTIONS[status],
-    deviceId: message.deviceId,
-    deviceGenerationId: message.generationId,
+    deviceId: source.deviceId,
+    deviceGenerationId: source.generationId,
   };
 }
 

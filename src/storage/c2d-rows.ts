@@ -1,4 +1,5 @@
 import type { C2dMessage, C2dTarget, FeedbackAck, FeedbackBatch, FeedbackRecord } from '../domain/c2d.js';
+import type { SettledC2dMessage } from '../ports/c2d-store.js';
 
 /**
  * What the SQLite and PostgreSQL C2D schemas share: a queue is keyed by (device_id, module_id) with module_id '' for
@@ -12,6 +13,13 @@ export interface QueueKey {
 export function queueKey(target: C2dTarget): QueueKey {
   if (target.moduleId === '') throw new TypeError(`module id of device '${target.deviceId}' is empty`);
   return { deviceId: target.deviceId, moduleId: target.moduleId ?? '' };
+}
+
+/** What settle resolves for the message it removed. */
+export function settledOf(key: QueueKey, sequenceNumber: number, ack: string): SettledC2dMessage {
+  const settled: SettledC2dMessage = { deviceId: key.deviceId, sequenceNumber, ack: ack as FeedbackAck };
+  if (key.moduleId !== '') settled.moduleId = key.moduleId;
+  return settled;
 }
 
 interface LockColumns {

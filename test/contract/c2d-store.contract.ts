@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe } from 'node:test';
 import type { C2dMessage, C2dTarget, FeedbackAck, FeedbackRecord, FeedbackStatus, NewC2dMessage } from '../../src/domain/c2d.js';
-import { QUEUE_FULL, type C2dStore, type LockRequest } from '../../src/ports/c2d-store.js';
+import { QUEUE_FULL, type C2dStore, type LockRequest, type SettledC2dMessage } from '../../src/ports/c2d-store.js';
+import { queueKey, settledOf } from '../../src/storage/c2d-rows.js';
 import { storeTestFor } from './store-test.js';
 
 export interface C2dStoreInstance {
@@ -46,6 +47,11 @@ function stored(message: NewC2dMessage, sequenceNumber: number, deliveryCount = 
 }
 
 /** The message as the store holds it while `lock` holds it. */
+/** What settle resolves for a message. */
+function settledAs(message: C2dMessage): SettledC2dMessage {
+  return settledOf(queueKey(message), message.sequenceNumber, message.ack);
+}
+
 function held(message: NewC2dMessage, sequenceNumber: number, deliveryCount: number, lock: LockRequest): C2dMessage {
   return { ...stored(message, sequenceNumber, deliveryCount), lockToken: lock.token, lockedUntil: lock.until };
 }
@@ -125,7 +131,7 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         const second = newMessage(DEVICE, 'second');
         const lock2 = lockAt(T0);
         assert.deepEqual(await store.enqueue(second, DEPTH, lock2), held(second, 2, 1, lock2));
-        assert.deepEqual(await store.settle(DEVICE, lock.token, T0 + 1), held(first, 1, 1, lock), 'settled with the lock it was stored under');
+        assert.deepEqual(await store.settle(DEVICE, lock.token, T0 + 1), settledAs(held(first, 1, 1, lock)), 'settled with the lock it was stored under');
         // Released, it is an ordinary message that was delivered once.
         assert.ok(await store.release(DEVICE, lock2.token, T0 + 1));
         const again = lockAt(T0 + 2);
@@ -228,7 +234,7 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         assert.equal(await store.settle(DEVICE, first.token, T0 + 150), undefined);
         const third = lockAt(T0 + 200);
         assert.deepEqual(await take(store, DEVICE, third), held(a, 1, 3, third));
-        assert.deepEqual(await store.settle(DEVICE, third.token, T0 + 201), held(a, 1, 3, third));
+        assert.deepEqual(await store.settle(DEVICE, third.token, T0 + 201), settledAs(held(a, 1, 3, third)));
       });
 
       storeTest('settle with the current token before the lock ends removes the message and resolves it', async ({ store }) => {
@@ -236,7 +242,7 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         await enqueueAll(store, [a, b]);
         const lock = lockAt(T0, { until: T0 + 100 });
         await take(store, DEVICE, lock);
-        assert.deepEqual(await store.settle(DEVICE, lock.token, T0 + 99), held(a, 1, 1, lock));
+        assert.deepEqual(await store.settle(DEVICE, lock.token, T0 + 99), settledAs(held(a, 1, 1, lock)));
         assert.equal(await store.count(DEVICE, T0 + 99), 1);
         assert.equal(await store.settle(DEVICE, lock.token, T0 + 99), undefined, 'a second settle finds nothing');
         assert.equal(await store.pendingFeedbackCount(), 0, 'no status, no feedback');
@@ -334,7 +340,7 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         assert.equal(await store.count(DEVICE, T0 + 10), 2);
         assert.deepEqual(await store.lockNext(DEVICE, lockAt(T0 + 11, { maxDeliveryCount: 1 })), { deadLettered: [] });
         assert.deepEqual(await feedback(store, T0 + 20), [record(a, 'DeliveryCountExceeded', T0 + 10)]);
-        assert.deepEqual(await store.settle(DEVICE, onC.token, T0 + 20, 'Rejected'), held(c, 3, 1, onC));
+        assert.deepEqual(await store.settle(DEVICE, onC.token, T0 + 20, 'Rejected'), settledAs(held(c, 3, 1, onC)));
       });
 
       storeTest('lockNext dead-letters every visible message when all reached maxDeliveryCount', async ({ store }) => {
@@ -365,7 +371,7 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
           await enqueueAll(store, [message]);
           const lock = lockAt(T0 + i);
           await take(store, DEVICE, lock);
-          assert.deepEqual(await store.settle(DEVICE, lock.token, T0 + i, status), held(message, i + 1, 1, lock));
+          assert.deepEqual(await store.settle(DEVICE, lock.token, T0 + i, status), settledAs(held(message, i + 1, 1, lock)));
           if (wanted) expected.push(record(message, status, T0 + i));
           assert.equal(await store.pendingFeedbackCount(), expected.length, `${ack} / ${status}`);
         }
@@ -400,7 +406,7 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         const byId = (x: FeedbackRecord, y: FeedbackRecord) => x.originalMessageId.localeCompare(y.originalMessageId);
         assert.deepEqual(records.sort(byId), [record(free, 'Expired', T0 + 50), record(lockEnded, 'Expired', T0 + 50)].sort(byId));
         // The locked one is still held by its lock.
-        assert.deepEqual(await store.settle(DEVICE, lock.token, T0 + 60), held(lockedNow, 2, 1, lock));
+        assert.deepEqual(await store.settle(DEVICE, lock.token, T0 + 60), settledAs(held(lockedNow, 2, 1, lock)));
       });
 
       storeTest('expire removes at most `limit` messages per call', async ({ store }) => {
@@ -488,7 +494,7 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         const taken = await take(store, MODULE, lock);
         assert.deepEqual(taken, held(message, 1, 1, lock));
         assert.ok(Buffer.isBuffer(taken.content.body));
-        assert.deepEqual(await store.settle(MODULE, lock.token, T0 + 2), held(message, 1, 1, lock));
+        assert.deepEqual(await store.settle(MODULE, lock.token, T0 + 2), settledAs(held(message, 1, 1, lock)));
         const emptyLock = lockAt(T0);
         assert.deepEqual(await take(store, DEVICE, emptyLock), held(empty, 1, 1, emptyLock));
       });
@@ -616,7 +622,7 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         assert.equal(await again.count(MODULE, T0 + 4), 0);
         const onRich = lockAt(T0 + 4);
         assert.deepEqual(await take(again, DEVICE, onRich), held(rich, 3, 1, onRich), 'a is still locked');
-        assert.deepEqual(await again.settle(DEVICE, onA.token, T0 + 5), held(a, 1, 1, onA));
+        assert.deepEqual(await again.settle(DEVICE, onA.token, T0 + 5), settledAs(held(a, 1, 1, onA)));
         assert.equal(await again.pendingFeedbackCount(), 1);
         assert.equal(await again.lockNextFeedback(lockAt(T0 + 6)), undefined, 'the batch is still locked');
         // Released by its lock token: the batch, its records and its lock all survived.

@@ -227,7 +227,7 @@ export class C2dService {
     this.recorded([settled], status);
   }
 
-  private recorded(messages: readonly C2dMessage[], status: FeedbackStatus): void {
+  private recorded(messages: ReadonlyArray<Pick<C2dMessage, 'ack'>>, status: FeedbackStatus): void {
     let records = 0;
     for (const m of messages) if (wantsFeedback(m.ack, status)) records++;
     this.feedback.recorded(records);

@@ -1,7 +1,7 @@
 import { enqueuedMessage, feedbackRecordOf, lockedMessage, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackBatch, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
-import { QUEUE_FULL, type C2dStore, type LockRequest } from '../../ports/c2d-store.js';
+import { QUEUE_FULL, type C2dStore, type LockRequest, type SettledC2dMessage } from '../../ports/c2d-store.js';
 import { C2D_SQL as SQL, messageParams, toBatch, toMessage, type BatchRow, type MessageRow } from './c2d-statements.js';
-import { type QueueKey, queueKey, unlocked } from '../c2d-rows.js';
+import { type QueueKey, queueKey, settledOf, unlocked } from '../c2d-rows.js';
 import type { PostgresDatabase, Sql } from './database.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 
@@ -66,20 +66,19 @@ export class PostgresC2dStore implements C2dStore {
     );
   }
 
-  async settle(target: C2dTarget, lockToken: string, now: number, status?: FeedbackStatus): Promise<C2dMessage | undefined> {
+  async settle(target: C2dTarget, lockToken: string, now: number, status?: FeedbackStatus): Promise<SettledC2dMessage | undefined> {
     const key = queueKey(target);
     const held = [key.deviceId, key.moduleId, lockToken, now];
     return this.#inOrder(key, async () => {
       if (status === undefined) {
         const { rows } = await this.#db.query<MessageRow>(SQL.deleteHeld, held);
-        return rows[0] === undefined ? undefined : toMessage(rows[0]);
+        return rows[0] === undefined ? undefined : settledOf(key, rows[0].sequence_number, rows[0].ack);
       }
       return this.#db.transaction(async (tx) => {
         const { rows } = await tx.query<MessageRow>(SQL.deleteHeld, held);
         if (rows[0] === undefined) return undefined;
-        const message = toMessage(rows[0]);
-        await recordFeedback(tx, [message], status, now);
-        return message;
+        await recordFeedback(tx, [toMessage(rows[0])], status, now);
+        return settledOf(key, rows[0].sequence_number, rows[0].ack);
       });
     });
   }

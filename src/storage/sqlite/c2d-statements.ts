@@ -12,6 +12,7 @@ export interface BatchRow extends BatchColumns {
 }
 
 export type MessageKey = QueueKey & { sequenceNumber: number };
+export type SettleRow = Pick<MessageRow, 'sequence_number' | 'ack' | 'generation_id' | 'properties'>;
 type LockParams = { token: string; until: number; now: number };
 type HeldParams = QueueKey & { token: string; now: number };
 
@@ -63,7 +64,14 @@ export function prepareC2dStatements(db: SqliteDatabase) {
       'DELETE FROM c2d_messages WHERE device_id = @deviceId AND module_id = @moduleId AND sequence_number = @sequenceNumber RETURNING *',
     ),
     selectHeld: messages<[HeldParams]>(`SELECT * FROM c2d_messages WHERE ${held}`),
-    deleteHeld: messages<[HeldParams]>(`DELETE FROM c2d_messages WHERE ${held} RETURNING *`),
+    // Settle reads only what a feedback record takes, then deletes by key: the whole row back through RETURNING * (the
+    // body as a fresh Buffer, both JSON columns) was twice the cost of this pair.
+    selectHeldForSettle: db.prepare<[HeldParams], SettleRow>(
+      `SELECT sequence_number, ack, generation_id, properties FROM c2d_messages WHERE ${held}`,
+    ),
+    deleteAt: db.prepare<[MessageKey]>(
+      'DELETE FROM c2d_messages WHERE device_id = @deviceId AND module_id = @moduleId AND sequence_number = @sequenceNumber',
+    ),
     // Walks the expiry index; a message whose lock has ended is not locked, so it expires.
     selectExpired: db.prepare<[{ now: number; limit: number }], MessageKey>(
       `SELECT device_id AS deviceId, module_id AS moduleId, sequence_number AS sequenceNumber FROM c2d_messages

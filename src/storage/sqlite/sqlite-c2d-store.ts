@@ -1,7 +1,8 @@
-import { enqueuedMessage, feedbackRecordOf, lockedMessage, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackBatch, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
-import { QUEUE_FULL, type C2dStore, type LockRequest } from '../../ports/c2d-store.js';
+import { enqueuedMessage, feedbackRecordFor, feedbackRecordOf, lockedMessage, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackAck, type FeedbackBatch, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
+import type { MessageProperties } from '../../domain/message.js';
+import { QUEUE_FULL, type C2dStore, type LockRequest, type SettledC2dMessage } from '../../ports/c2d-store.js';
 import { messageKey, messageParams, prepareC2dStatements, toBatch, toMessage, type C2dStatements, type MessageKey } from './c2d-statements.js';
-import { queueKey, unlocked } from '../c2d-rows.js';
+import { queueKey, settledOf, unlocked } from '../c2d-rows.js';
 import type { SqliteDatabase } from './database.js';
 import { TransactionGroupCommit } from './transaction-group-commit.js';
 
@@ -58,14 +59,17 @@ export class SqliteC2dStore implements C2dStore {
     });
   }
 
-  async settle(target: C2dTarget, lockToken: string, now: number, status?: FeedbackStatus): Promise<C2dMessage | undefined> {
+  async settle(target: C2dTarget, lockToken: string, now: number, status?: FeedbackStatus): Promise<SettledC2dMessage | undefined> {
     const key = queueKey(target);
     return this.#writes.run(() => {
-      const row = this.#sql.deleteHeld.get({ deviceId: key.deviceId, moduleId: key.moduleId, token: lockToken, now });
+      const row = this.#sql.selectHeldForSettle.get({ deviceId: key.deviceId, moduleId: key.moduleId, token: lockToken, now });
       if (row === undefined) return undefined;
-      const message = toMessage(row);
-      if (status !== undefined) this.#recordFeedback(message, status, now);
-      return message;
+      this.#sql.deleteAt.run({ deviceId: key.deviceId, moduleId: key.moduleId, sequenceNumber: row.sequence_number });
+      if (status !== undefined && wantsFeedback(row.ack as FeedbackAck, status)) {
+        const { messageId } = JSON.parse(row.properties) as MessageProperties;
+        this.#sql.insertRecord.run(feedbackRecordFor({ messageId, deviceId: key.deviceId, generationId: row.generation_id }, status, now));
+      }
+      return settledOf(key, row.sequence_number, row.ack);
     });
   }
 
