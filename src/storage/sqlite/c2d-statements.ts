@@ -24,11 +24,12 @@ export function prepareC2dStatements(db: SqliteDatabase) {
   // A message is held by a lock token while its lock has not ended.
   const held = 'lock_token = @token AND device_id = @deviceId AND module_id = @moduleId AND locked_until > @now';
   return {
-    // One pass over the queue for enqueue: how many messages it holds, and how many of them are visible at @now.
-    queueState: db.prepare<[QueueKey & { now: number }], { depth: number; visible: number }>(
+    // One pass over the queue for enqueue: how many messages it holds, and how many of them are visible at now.
+    // The statements every message runs take positional parameters: binding by name costs ~0.15 µs a parameter.
+    queueState: db.prepare<[now: number, alsoNow: number, deviceId: string, moduleId: string], { depth: number; visible: number }>(
       `SELECT count(*) AS depth,
-              count(CASE WHEN (locked_until IS NULL OR locked_until <= @now) AND expiry_time > @now THEN 1 END) AS visible
-       FROM c2d_messages WHERE device_id = @deviceId AND module_id = @moduleId`,
+              count(CASE WHEN (locked_until IS NULL OR locked_until <= ?) AND expiry_time > ? THEN 1 END) AS visible
+       FROM c2d_messages WHERE device_id = ? AND module_id = ?`,
     ),
     unexpiredCount: number<[string, string, number]>(
       'SELECT count(*) FROM c2d_messages WHERE device_id = ? AND module_id = ? AND expiry_time > ?',
@@ -38,11 +39,11 @@ export function prepareC2dStatements(db: SqliteDatabase) {
        ON CONFLICT (device_id, module_id) DO UPDATE SET last_sequence = last_sequence + 1
        RETURNING last_sequence`,
     ),
-    insertMessage: db.prepare<[ReturnType<typeof messageParams>]>(
+    // Positional parameters: binding thirteen by name cost 2 µs of an insert's 8.
+    insertMessage: db.prepare<MessageParams>(
       `INSERT INTO c2d_messages (device_id, module_id, sequence_number, ack, generation_id, enqueued_time, expiry_time,
                                  delivery_count, lock_token, locked_until, body, properties, application_properties)
-       VALUES (@deviceId, @moduleId, @sequenceNumber, @ack, @generationId, @enqueuedTime, @expiryTime,
-               @deliveryCount, @lockToken, @lockedUntil, @body, @properties, @applicationProperties)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     nextVisible: db.prepare<[QueueKey & { now: number }], { sequence_number: number; delivery_count: number }>(
       `SELECT sequence_number, delivery_count FROM c2d_messages
@@ -66,11 +67,12 @@ export function prepareC2dStatements(db: SqliteDatabase) {
     selectHeld: messages<[HeldParams]>(`SELECT * FROM c2d_messages WHERE ${held}`),
     // Settle reads only what a feedback record takes, then deletes by key: the whole row back through RETURNING * (the
     // body as a fresh Buffer, both JSON columns) was twice the cost of this pair.
-    selectHeldForSettle: db.prepare<[HeldParams], SettleRow>(
-      `SELECT sequence_number, ack, generation_id, properties FROM c2d_messages WHERE ${held}`,
+    selectHeldForSettle: db.prepare<[token: string, deviceId: string, moduleId: string, now: number], SettleRow>(
+      `SELECT sequence_number, ack, generation_id, properties FROM c2d_messages
+       WHERE lock_token = ? AND device_id = ? AND module_id = ? AND locked_until > ?`,
     ),
-    deleteAt: db.prepare<[MessageKey]>(
-      'DELETE FROM c2d_messages WHERE device_id = @deviceId AND module_id = @moduleId AND sequence_number = @sequenceNumber',
+    deleteAt: db.prepare<[deviceId: string, moduleId: string, sequenceNumber: number]>(
+      'DELETE FROM c2d_messages WHERE device_id = ? AND module_id = ? AND sequence_number = ?',
     ),
     // Walks the expiry index; a message whose lock has ended is not locked, so it expires.
     selectExpired: db.prepare<[{ now: number; limit: number }], MessageKey>(
@@ -85,10 +87,10 @@ export function prepareC2dStatements(db: SqliteDatabase) {
     deleteDeviceMessages: db.prepare<[string]>('DELETE FROM c2d_messages WHERE device_id = ?'),
     deleteDeviceQueues: db.prepare<[string]>('DELETE FROM c2d_queues WHERE device_id = ?'),
 
-    insertRecord: db.prepare<[FeedbackRecord]>(
+    insertRecord: db.prepare<[originalMessageId: string, enqueuedTimeUtc: string, statusCode: string, description: string, deviceId: string, deviceGenerationId: string]>(
       `INSERT INTO c2d_feedback_records (original_message_id, enqueued_time_utc, status_code, description, device_id,
                                          device_generation_id)
-       VALUES (@originalMessageId, @enqueuedTimeUtc, @statusCode, @description, @deviceId, @deviceGenerationId)`,
+       VALUES (?, ?, ?, ?, ?, ?)`,
     ),
     pendingRecords: number<[]>('SELECT count(*) FROM c2d_feedback_records'),
     oldestRecords: db.prepare<[number], FeedbackRecord & { id: number }>(
@@ -126,27 +128,40 @@ export function messageKey(row: MessageRow): MessageKey {
   return { deviceId: row.device_id, moduleId: row.module_id, sequenceNumber: row.sequence_number };
 }
 
-/**
- * The insert's parameters; with `lock`, the message is stored locked by it (its first delivery). Written out field
- * by field: `{ ...key, more }` with this many fields makes a dictionary-mode object, ~7 µs a message under load.
- */
-export function messageParams(message: NewC2dMessage, sequenceNumber: number, lock?: { token: string; until: number }) {
+type MessageParams = [
+  deviceId: string,
+  moduleId: string,
+  sequenceNumber: number,
+  ack: string,
+  generationId: string,
+  enqueuedTime: number,
+  expiryTime: number,
+  deliveryCount: number,
+  lockToken: string | null,
+  lockedUntil: number | null,
+  body: Buffer,
+  properties: string,
+  applicationProperties: string,
+];
+
+/** The insert's parameters, in column order; with `lock`, the message is stored locked by it (its first delivery). */
+export function messageParams(message: NewC2dMessage, sequenceNumber: number, lock?: { token: string; until: number }): MessageParams {
   const key = queueKey(message);
-  return {
-    deviceId: key.deviceId,
-    moduleId: key.moduleId,
+  return [
+    key.deviceId,
+    key.moduleId,
     sequenceNumber,
-    deliveryCount: lock === undefined ? 0 : 1,
-    lockToken: lock?.token ?? null,
-    lockedUntil: lock?.until ?? null,
-    ack: message.ack,
-    generationId: message.generationId,
-    enqueuedTime: message.enqueuedTime,
-    expiryTime: message.expiryTime,
-    body: message.content.body,
-    properties: JSON.stringify(message.content.properties),
-    applicationProperties: JSON.stringify(message.content.applicationProperties),
-  };
+    message.ack,
+    message.generationId,
+    message.enqueuedTime,
+    message.expiryTime,
+    lock === undefined ? 0 : 1,
+    lock?.token ?? null,
+    lock?.until ?? null,
+    message.content.body,
+    JSON.stringify(message.content.properties),
+    JSON.stringify(message.content.applicationProperties),
+  ];
 }
 
 /** The message a row holds. */

@@ -1,4 +1,4 @@
-import { enqueuedMessage, feedbackRecordFor, feedbackRecordOf, lockedMessage, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackAck, type FeedbackBatch, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
+import { enqueuedMessage, feedbackRecordFor, feedbackRecordOf, lockedMessage, wantsFeedback, type C2dMessage, type C2dTarget, type FeedbackAck, type FeedbackBatch, type FeedbackRecord, type FeedbackStatus, type NewC2dMessage } from '../../domain/c2d.js';
 import type { MessageProperties } from '../../domain/message.js';
 import { QUEUE_FULL, type C2dStore, type LockRequest, type SettledC2dMessage } from '../../ports/c2d-store.js';
 import { messageKey, messageParams, prepareC2dStatements, toBatch, toMessage, type C2dStatements, type MessageKey } from './c2d-statements.js';
@@ -30,12 +30,13 @@ export class SqliteC2dStore implements C2dStore {
   async enqueue(message: NewC2dMessage, maxDepth: number, lock?: LockRequest): Promise<C2dMessage | typeof QUEUE_FULL> {
     const key = queueKey(message);
     return this.#writes.run(() => {
-      const queue = this.#sql.queueState.get({ deviceId: key.deviceId, moduleId: key.moduleId, now: lock?.now ?? 0 })!;
+      const now = lock?.now ?? 0;
+      const queue = this.#sql.queueState.get(now, now, key.deviceId, key.moduleId)!;
       // Every stored message counts, expired ones not yet removed included: the table never holds more than maxDepth.
       if (queue.depth >= maxDepth) return QUEUE_FULL;
       const sequenceNumber = this.#sql.nextSequence.get(key.deviceId, key.moduleId)!;
       const first = lock !== undefined && message.expiryTime > lock.now && queue.visible === 0;
-      this.#sql.insertMessage.run(messageParams(message, sequenceNumber, first ? lock : undefined));
+      this.#sql.insertMessage.run(...messageParams(message, sequenceNumber, first ? lock : undefined));
       return first ? lockedMessage(message, sequenceNumber, lock) : enqueuedMessage(message, sequenceNumber);
     });
   }
@@ -62,12 +63,12 @@ export class SqliteC2dStore implements C2dStore {
   async settle(target: C2dTarget, lockToken: string, now: number, status?: FeedbackStatus): Promise<SettledC2dMessage | undefined> {
     const key = queueKey(target);
     return this.#writes.run(() => {
-      const row = this.#sql.selectHeldForSettle.get({ deviceId: key.deviceId, moduleId: key.moduleId, token: lockToken, now });
+      const row = this.#sql.selectHeldForSettle.get(lockToken, key.deviceId, key.moduleId, now);
       if (row === undefined) return undefined;
-      this.#sql.deleteAt.run({ deviceId: key.deviceId, moduleId: key.moduleId, sequenceNumber: row.sequence_number });
+      this.#sql.deleteAt.run(key.deviceId, key.moduleId, row.sequence_number);
       if (status !== undefined && wantsFeedback(row.ack as FeedbackAck, status)) {
         const { messageId } = JSON.parse(row.properties) as MessageProperties;
-        this.#sql.insertRecord.run(feedbackRecordFor({ messageId, deviceId: key.deviceId, generationId: row.generation_id }, status, now));
+        this.#insertRecord(feedbackRecordFor({ messageId, deviceId: key.deviceId, generationId: row.generation_id }, status, now));
       }
       return settledOf(key, row.sequence_number, row.ack);
     });
@@ -171,6 +172,10 @@ export class SqliteC2dStore implements C2dStore {
   }
 
   #recordFeedback(message: C2dMessage, status: FeedbackStatus, now: number): void {
-    if (wantsFeedback(message.ack, status)) this.#sql.insertRecord.run(feedbackRecordOf(message, status, now));
+    if (wantsFeedback(message.ack, status)) this.#insertRecord(feedbackRecordOf(message, status, now));
+  }
+
+  #insertRecord(r: FeedbackRecord): void {
+    this.#sql.insertRecord.run(r.originalMessageId, r.enqueuedTimeUtc, r.statusCode, r.description, r.deviceId, r.deviceGenerationId);
   }
 }
