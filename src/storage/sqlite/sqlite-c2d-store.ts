@@ -128,7 +128,17 @@ export class SqliteC2dStore implements C2dStore {
     return this.#writes.run(() => {
       const rows = this.#sql.oldestRecords.all(max);
       if (rows.length === 0) return undefined;
-      const records = rows.map(({ id: _id, ...record }) => record);
+      // Field by field: a rest spread (`{ id, ...record }`) makes a slow dictionary-mode object per record.
+      const records = rows.map(
+        (r): FeedbackRecord => ({
+          originalMessageId: r.originalMessageId,
+          enqueuedTimeUtc: r.enqueuedTimeUtc,
+          statusCode: r.statusCode,
+          description: r.description,
+          deviceId: r.deviceId,
+          deviceGenerationId: r.deviceGenerationId,
+        }),
+      );
       // The rows taken are the oldest, so they are exactly those up to the last one's id.
       this.#sql.deleteRecordsThrough.run(rows[rows.length - 1]!.id);
       this.#sql.insertBatch.run(batchId, JSON.stringify(records), now);
