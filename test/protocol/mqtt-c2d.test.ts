@@ -369,6 +369,38 @@ describe('the devicebound topic', () => {
     assert.equal(deviceboundTopic(message({ applicationProperties: { a: null, b: 1.5, c: true, '': 'x', 'iothub-ack': 'none' } })), 'devices/d 1/messages/devicebound/iothub-ack=none&a&b=1.5&c=true');
   });
 
+  test('is built exactly as the entry-by-entry encoding it replaced', () => {
+    const encode = (text: string) => encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    const reference = (m: C2dMessage): string => {
+      const { properties: p, applicationProperties: app } = m.content;
+      const expiry = p.absoluteExpiryTime === undefined || Number.isNaN(new Date(p.absoluteExpiryTime).getTime()) ? undefined : new Date(p.absoluteExpiryTime).toISOString();
+      const entries: Array<[string, string | null | undefined]> = [
+        ['$.mid', p.messageId], ['$.exp', expiry], ['$.to', p.to], ['$.cid', p.correlationId], ['$.uid', p.userId], ['$.ct', p.contentType], ['$.ce', p.contentEncoding],
+      ];
+      const text = (v: unknown) => (v === null ? null : String(v));
+      if (Object.hasOwn(app, 'iothub-ack')) entries.push(['iothub-ack', text(app['iothub-ack'])]);
+      for (const [k, v] of Object.entries(app)) if (k !== 'iothub-ack' && k !== '') entries.push([k, text(v)]);
+      const bag = entries.filter(([, v]) => v !== undefined).map(([k, v]) => (v === null ? encode(k) : `${encode(k)}=${encode(v!)}`)).join('&');
+      return `devices/${m.deviceId}/messages/devicebound/${bag}`;
+    };
+    const texts = ['m-1', 'a b', 'x/y', 'é', "it's (ok)*!", '~._-', '', '100%', 'a&b=c', '$x'];
+    let seed = 11;
+    const pick = <T>(xs: readonly T[]): T => xs[(seed = (seed * 1103515245 + 12345) % 2 ** 31) % xs.length]!;
+    for (let i = 0; i < 2000; i++) {
+      const properties: C2dMessage['content']['properties'] = {};
+      if (i % 2) properties.messageId = pick(texts);
+      if (i % 3 === 0) properties.to = `/devices/${pick(texts)}/messages/devicebound`;
+      if (i % 5 === 0) properties.correlationId = pick(texts);
+      if (i % 7 === 0) properties.absoluteExpiryTime = pick([0, 1.7e12, 1e20]);
+      if (i % 11 === 0) properties.contentType = 'application/json';
+      const applicationProperties: C2dMessage['content']['applicationProperties'] = {};
+      for (let k = 0; k < i % 4; k++) applicationProperties[pick(texts)] = pick<string | number | boolean | null>([...texts, 1.5, true, null]);
+      if (i % 2 === 0) applicationProperties['iothub-ack'] = pick(['full', 'none']);
+      const m = message({ properties, applicationProperties });
+      assert.equal(deviceboundTopic(m), reference(m));
+    }
+  });
+
   test('an expiry a Date cannot hold is left out rather than failing the delivery', () => {
     assert.equal(deviceboundTopic(message({ properties: { messageId: 'x', absoluteExpiryTime: 1e20 } })), 'devices/d 1/messages/devicebound/%24.mid=x');
   });

@@ -1,6 +1,6 @@
 import { ACK_PROPERTY, type C2dMessage } from '../../domain/c2d.js';
 import type { PropertyValue } from '../../domain/message.js';
-import { encodePropertyBag, type PropertyBagEntry } from './property-bag.js';
+import { encodeBagText } from './property-bag.js';
 
 /**
  * The topic a cloud-to-device message is published on: `devices/{deviceId}/messages/devicebound/{property bag}`,
@@ -9,24 +9,31 @@ import { encodePropertyBag, type PropertyBagEntry } from './property-bag.js';
  * SDKs find it as the fifth topic segment.
  */
 export function deviceboundTopic(message: C2dMessage): string {
-  return `devices/${message.deviceId}/messages/devicebound/${encodePropertyBag(bagEntries(message))}`;
+  const { properties: p, applicationProperties: app } = message.content;
+  // Built as one string: this runs for every delivery, and entries, a generator and a join cost ~5 µs a message.
+  let bag = '';
+  if (p.messageId !== undefined) bag = pair(bag, '%24.mid', p.messageId);
+  if (p.absoluteExpiryTime !== undefined) {
+    const expiry = isoTime(p.absoluteExpiryTime);
+    if (expiry !== undefined) bag = pair(bag, '%24.exp', expiry);
+  }
+  if (p.to !== undefined) bag = pair(bag, '%24.to', p.to);
+  if (p.correlationId !== undefined) bag = pair(bag, '%24.cid', p.correlationId);
+  if (p.userId !== undefined) bag = pair(bag, '%24.uid', p.userId);
+  if (p.contentType !== undefined) bag = pair(bag, '%24.ct', p.contentType);
+  if (p.contentEncoding !== undefined) bag = pair(bag, '%24.ce', p.contentEncoding);
+  if (Object.hasOwn(app, ACK_PROPERTY)) bag = pair(bag, ACK_PROPERTY, text(app[ACK_PROPERTY]!));
+  for (const key in app) {
+    // A property without a name has no form in a bag.
+    if (key !== ACK_PROPERTY && key !== '') bag = pair(bag, encodeBagText(key), text(app[key]!));
+  }
+  return `devices/${message.deviceId}/messages/devicebound/${bag}`;
 }
 
-function* bagEntries({ content }: C2dMessage): Generator<PropertyBagEntry> {
-  const { properties: p, applicationProperties: app } = content;
-  const system: Array<[string, string | undefined]> = [
-    ['$.mid', p.messageId],
-    ['$.exp', p.absoluteExpiryTime === undefined ? undefined : isoTime(p.absoluteExpiryTime)],
-    ['$.to', p.to],
-    ['$.cid', p.correlationId],
-    ['$.uid', p.userId],
-    ['$.ct', p.contentType],
-    ['$.ce', p.contentEncoding],
-  ];
-  for (const [key, value] of system) if (value !== undefined) yield [key, value];
-  if (Object.hasOwn(app, ACK_PROPERTY)) yield [ACK_PROPERTY, text(app[ACK_PROPERTY]!)];
-  // A property without a name has no form in a bag.
-  for (const [key, value] of Object.entries(app)) if (key !== ACK_PROPERTY && key !== '') yield [key, text(value)];
+/** `bag` with `key` (already encoded) and its value appended; a null value is a bare key. */
+function pair(bag: string, key: string, value: string | null): string {
+  const entry = value === null ? key : `${key}=${encodeBagText(value)}`;
+  return bag === '' ? entry : `${bag}&${entry}`;
 }
 
 /** A bare key in the bag means null. */

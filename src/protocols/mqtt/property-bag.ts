@@ -42,9 +42,15 @@ function decode(text: string, pair: string): string {
   }
 }
 
-function encode(text: string): string {
+/** One key or value of a bag, percent-encoded: everything but unreserved characters. */
+export function encodeBagText(text: string): string {
+  // Most keys and values need nothing; the test is cheaper than encoding and replacing.
+  if (UNRESERVED.test(text)) return text;
   return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
+
+const UNRESERVED = /^[A-Za-z0-9\-._~]*$/;
+const encode = encodeBagText;
 
 function excerpt(text: string): string {
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
