@@ -26,18 +26,37 @@ const BARE_HEADER = '{"p":{},"a":{},"n":{}';
  */
 export function encodeStampedMessage(m: HubMessage, stamp: MessageStamp, enqueuedTime: number): Buffer {
   const own = ownHeader(m, stamp.replaced);
-  const time = String(enqueuedTime);
-  const headerLength = (own === BARE_HEADER ? BARE_HEADER.length : Buffer.byteLength(own)) + stamp.bytes.length + time.length + 2;
+  const time = timeText(enqueuedTime);
+  const head = own === BARE_HEADER ? stamp.bare : undefined;
+  const headerLength = (head ? head.length : Buffer.byteLength(own) + stamp.bytes.length) + time.length + 2;
   const out = Buffer.allocUnsafe(4 + headerLength + m.body.length);
   out.writeUInt32BE(headerLength, 0);
-  let at = 4 + out.write(own, 4, 'utf8');
-  out.set(stamp.bytes, at);
-  at += stamp.bytes.length;
-  at += out.write(time, at, 'latin1');
+  let at = 4;
+  if (head) {
+    out.set(head, at);
+    at += head.length;
+  } else {
+    at += out.write(own, at, 'utf8');
+    out.set(stamp.bytes, at);
+    at += stamp.bytes.length;
+  }
+  for (let i = 0; i < time.length; i++) out[at++] = time.charCodeAt(i); // digits (and '-'): ASCII
   out[at++] = 0x7d; // }} closes the stamp and the header
   out[at++] = 0x7d;
   out.set(m.body, at);
   return out;
+}
+
+/** Messages come many to a millisecond: the last time's text is kept. */
+let lastTime = Number.NaN;
+let lastTimeText = '';
+
+function timeText(time: number): string {
+  if (time !== lastTime) {
+    lastTime = time;
+    lastTimeText = String(time);
+  }
+  return lastTimeText;
 }
 
 /** The header up to the stamp: `{"p":…,"a":…,"n":{…}`, without the annotations the stamp owns. */
@@ -102,6 +121,8 @@ export function authMethodValue(scope: string, type: string): string {
 export interface MessageStamp {
   /** `,"c":{` and the stamp's members in short form, up to the enqueued time's name (`…,"t":`), as UTF-8. */
   bytes: Buffer;
+  /** The whole header of a message with nothing but a body, up to the enqueued time. */
+  bare: Buffer;
   /** The annotation names the stamp owns: a message's own annotations may not set them. */
   replaced: ReadonlySet<string>;
 }
@@ -117,7 +138,8 @@ export function stampOf(fields: StampFields): MessageStamp {
   // A device may not set what the hub stamps; the module id only a module's connection sets.
   const replaced = new Set<string>([A.deviceId, A.moduleId, A.authMethod, A.authGenerationId, A.messageSource, A.enqueuedTime]);
   if (fields.modelId) replaced.add(A.modelId);
-  return { bytes: Buffer.from(`,"c":{${json.slice(1, -1)},"${STAMP_CODES[A.enqueuedTime]}":`), replaced };
+  const bytes = Buffer.from(`,"c":{${json.slice(1, -1)},"${STAMP_CODES[A.enqueuedTime]}":`);
+  return { bytes, bare: Buffer.concat([Buffer.from(BARE_HEADER), bytes]), replaced };
 }
 
 function expandStamp(own: HubMessage['annotations'], compact: Record<string, unknown>): HubMessage['annotations'] {
