@@ -76,44 +76,29 @@ test('a worker that cannot open the database leaves the connection checkpointing
   }
 });
 
-test('group commits on one connection share its WAL sync, which closes with the last of them', async () => {
+test('group commits on one connection share its WAL sync: its checkpoint worker starts once the WAL passed 1 MiB and stops with the last of them', async () => {
   const { dir, remove } = tempDir();
   const db = openSqliteDatabase(path.join(dir, 's.db'), { durability: 'wal-sync' });
   try {
-    db.exec('CREATE TABLE t (v INTEGER)');
-    const insert = db.prepare('INSERT INTO t VALUES (?)');
-    const writer = (durability: ReturnType<typeof walSyncFor>) =>
-      new GroupCommit<number, number>({ commit: (items) => db.transaction(() => items.map((v) => Number(insert.run(v).lastInsertRowid)))(), committed: () => undefined, maxBatch: 100, durability });
-    const a = writer(walSyncFor(db));
-    const b = writer(walSyncFor(db));
-    await Promise.all([a.submit(1), b.submit(2)]);
-    await a.close();
-    assert.equal(await b.submit(3), 3, 'the other group commit still syncs after the first closed');
-    await b.close();
-  } finally {
-    db.close();
-    remove();
-  }
-});
-
-test('a wal-sync connection hands its checkpoints to a worker once its WAL passed 1 MiB, and takes them back when closed', async () => {
-  const { dir, remove } = tempDir();
-  const db = openSqliteDatabase(path.join(dir, 'l.db'), { durability: 'wal-sync' });
-  try {
     db.exec('CREATE TABLE t (v BLOB)');
     const insert = db.prepare('INSERT INTO t VALUES (?)');
-    const durability = walSyncFor(db);
-    const writer = new GroupCommit<Buffer, number>({ commit: (items) => db.transaction(() => items.map((v) => Number(insert.run(v).lastInsertRowid)))(), committed: () => undefined, maxBatch: 100, durability });
-    await writer.submit(PAYLOAD);
+    const writer = () =>
+      new GroupCommit<Buffer, number>({ commit: (items) => db.transaction(() => items.map((v) => Number(insert.run(v).lastInsertRowid)))(), committed: () => undefined, maxBatch: 100, durability: walSyncFor(db) });
+    const a = writer();
+    const b = writer();
+    await Promise.all([a.submit(PAYLOAD), b.submit(PAYLOAD)]);
     assert.equal(autocheckpoint(db), 1000, 'a connection that wrote little checkpoints for itself');
-    await Promise.all(Array.from({ length: 400 }, () => writer.submit(PAYLOAD)));
+    await Promise.all(Array.from({ length: 400 }, (_, i) => (i % 2 ? a : b).submit(PAYLOAD)));
     const deadline = Date.now() + 5000;
     while (autocheckpoint(db) !== 0 && Date.now() < deadline) {
-      await writer.submit(PAYLOAD); // the WAL's size is looked at after a sync, at most once a second
+      await b.submit(PAYLOAD); // the WAL's size is looked at after a sync, at most once a second
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(autocheckpoint(db), 0, 'the worker checkpoints once the WAL grew');
-    await writer.close();
+    await a.close();
+    assert.equal(autocheckpoint(db), 0, 'closing one group commit leaves the shared worker running');
+    assert.ok((await b.submit(PAYLOAD)) > 400, 'the other group commit still commits and syncs');
+    await b.close();
     assert.equal(autocheckpoint(db), 1000, 'closing the last group commit stops the worker');
   } finally {
     db.close();
