@@ -1,10 +1,11 @@
-// `npm run bench -- d2c [--devices N] [--seconds S] [--bytes B] [--inflight K] [--peers aedes,mosquitto|none] [--nodes N] [--hub-cpu-prof DIR]`:
+// `npm run bench -- d2c [--devices N] [--seconds S] [--bytes B] [--inflight K] [--peers aedes,mosquitto|none] [--rounds R] [--nodes N] [--hub-cpu-prof DIR]`:
 // N devices publish telemetry over MQTT/TLS at QoS 1. For Lazuli a PUBACK means "durable"; the figures are durable
 // messages/s, PUBACK latency, and publish-to-Event-Hub-receive latency. The same load then runs against peer
 // brokers on this machine (TLS, same certificate) and the ratio is printed. With --nodes N the load then runs against
 // N hub nodes on PostgreSQL + NATS JetStream (devices spread round-robin over them), printed beside the embedded run
 // with the CPU of each node, nats-server, postgres and the load generator. --hub-cpu-prof DIR profiles the embedded hub
-// during its throughput run and prints where its time went.
+// during its throughput run and prints where its time went. --rounds R repeats Lazuli and its peers R times, one after
+// the other, and prints the median ratio: on a shared machine whose speed drifts, one round's ratio can be far off.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,10 +23,12 @@ import { HubCpuProfiler, profilingEnv } from './support/hub-cpu-profile.js';
 import { scaleOutRun, type MeasuredRun } from './support/d2c-scale-out.js';
 import { printScaleOut } from './support/d2c-scale-out-report.js';
 import { registerMqttDevices } from './support/register-devices.js';
+import { wholeNumber } from './support/flags.js';
 import { cpuSeconds, fixed, percentile } from './support/stats.js';
 
 interface Row {
   target: string;
+  round: number;
   result: MqttLoadResult;
   cpuS: number | undefined;
   e2e?: number[];
@@ -43,6 +46,7 @@ export async function run(args: string[]): Promise<void> {
       inflight: { type: 'string', default: '16' },
       peers: { type: 'string', default: 'aedes,mosquitto' },
       nodes: { type: 'string' },
+      rounds: { type: 'string', default: '1' },
       'hub-cpu-prof': { type: 'string' },
     },
   });
@@ -53,6 +57,7 @@ export async function run(args: string[]): Promise<void> {
   const peers = values.peers === 'none' ? [] : values.peers.split(',');
   const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
   const profDir = values['hub-cpu-prof'] === undefined ? undefined : resolve(values['hub-cpu-prof']);
+  const rounds = wholeNumber(values.rounds, 'rounds', 1);
   if (nodes !== undefined && !(Number.isInteger(nodes) && nodes >= 1)) throw new Error(`--nodes must be a whole number of at least 1, not "${values.nodes}"`);
   console.log(`d2c: ${devices} devices, MQTT 3.1.1/TLS QoS 1, ${bytes}-byte messages, ${inflight} in flight per device, ${seconds} s per target, ${availableParallelism()} cores, node ${process.version}`);
 
@@ -61,40 +66,26 @@ export async function run(args: string[]): Promise<void> {
   let embedded: MeasuredRun | undefined;
   let hub: HubProcess | undefined;
   try {
-    hub = await startHubProcess(dataDir, ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0', '--log-level', 'warn'], profDir === undefined ? {} : profilingEnv(profDir));
-    const load = await registerDevices(hub, devices);
-    const profiler = profDir === undefined ? undefined : new HubCpuProfiler(profDir, hub.child.pid!);
-    const lazuli = await lazuliRun(hub, load, { seconds, bytes, inflight, profiler });
-    rows.push(lazuli.row);
-    embedded = lazuli.measured;
-    await hub.stop();
-    hub = undefined;
-    const cert = join(dataDir, 'server.pem');
-    const key = join(dataDir, 'server-key.pem');
-    const ca = readFileSync(join(dataDir, 'ca.pem'), 'utf8');
-    for (const name of peers) {
-      let peer: PeerBroker;
-      try {
-        peer = name === 'aedes' ? await startAedes(cert, key) : await startMosquitto(dataDir, cert, key);
-      } catch (err) {
-        console.error(`${name}: could not start: ${(err as Error).message.split('\n')[0]}`);
-        continue;
-      }
-      try {
-        const peerDevices = load.map((d) => ({ clientId: d.clientId, topic: d.topic }));
-        const cpu0 = cpuSeconds(peer.pid);
-        const result = await timedLoad(peer.port, ca, peerDevices, { seconds, bytes, inflight });
-        const cpu1 = cpuSeconds(peer.pid);
-        rows.push({ target: peer.name, result, cpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, note: `PUBACK = ${peer.durability}` });
-      } finally {
-        await peer.stop();
+    let load: LoadDevice[] | undefined;
+    for (let round = 1; round <= rounds; round++) {
+      hub = await startHubProcess(dataDir, ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0', '--log-level', 'warn'], profDir === undefined ? {} : profilingEnv(profDir));
+      load ??= await registerDevices(hub, devices); // the data dir keeps them for later rounds
+      const profiler = profDir === undefined || round > 1 ? undefined : new HubCpuProfiler(profDir, hub.child.pid!);
+      const lazuli = await lazuliRun(hub, load, { seconds, bytes, inflight, profiler, endToEnd: round === 1 });
+      rows.push({ ...lazuli.row, round });
+      embedded ??= lazuli.measured;
+      await hub.stop();
+      hub = undefined;
+      for (const name of peers) {
+        const row = await peerRun(name, dataDir, load, { seconds, bytes, inflight });
+        if (row) rows.push({ ...row, round });
       }
     }
   } finally {
     await hub?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
-  print(rows);
+  print(rows, rounds);
   if (nodes === undefined || embedded === undefined) return;
   try {
     printScaleOut([embedded, await scaleOutRun(nodes, devices, { seconds, bytes, inflight })]);
@@ -104,12 +95,35 @@ export async function run(args: string[]): Promise<void> {
   }
 }
 
+async function peerRun(name: string, dataDir: string, load: LoadDevice[], o: { seconds: number; bytes: number; inflight: number }): Promise<Omit<Row, 'round'> | undefined> {
+  let peer: PeerBroker;
+  try {
+    peer = name === 'aedes' ? await startAedes(join(dataDir, 'server.pem'), join(dataDir, 'server-key.pem')) : await startMosquitto(dataDir, join(dataDir, 'server.pem'), join(dataDir, 'server-key.pem'));
+  } catch (err) {
+    console.error(`${name}: could not start: ${(err as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+  try {
+    const peerDevices = load.map((d) => ({ clientId: d.clientId, topic: d.topic }));
+    const cpu0 = cpuSeconds(peer.pid);
+    const result = await timedLoad(peer.port, readFileSync(join(dataDir, 'ca.pem'), 'utf8'), peerDevices, o);
+    const cpu1 = cpuSeconds(peer.pid);
+    return { target: peer.name, result, cpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, note: `PUBACK = ${peer.durability}` };
+  } finally {
+    await peer.stop();
+  }
+}
+
 async function registerDevices(hub: HubProcess, count: number): Promise<LoadDevice[]> {
   const ids = Array.from({ length: count }, (_, i) => `d2c-${i}`);
   return (await registerMqttDevices(hub, ids)).map((c) => ({ ...c, topic: `devices/${c.clientId}/messages/events/` }));
 }
 
-async function lazuliRun(hub: HubProcess, devices: LoadDevice[], o: { seconds: number; bytes: number; inflight: number; profiler?: HubCpuProfiler }): Promise<{ row: Row; measured: MeasuredRun }> {
+async function lazuliRun(
+  hub: HubProcess,
+  devices: LoadDevice[],
+  o: { seconds: number; bytes: number; inflight: number; profiler?: HubCpuProfiler | undefined; endToEnd: boolean },
+): Promise<{ row: Omit<Row, 'round'>; measured: MeasuredRun }> {
   // Throughput first, with nothing else in this process: on two cores the load generator needs one to itself.
   const cpu0 = cpuSeconds(hub.child.pid!);
   const meter = CpuMeter.start([{ label: 'node 1', pid: hub.child.pid! }]);
@@ -118,9 +132,9 @@ async function lazuliRun(hub: HubProcess, devices: LoadDevice[], o: { seconds: n
   const cpu = meter.stop();
   const cpu1 = cpuSeconds(hub.child.pid!);
   if (o.profiler) printProfile('throughput', await o.profiler.stop('d2c-throughput'));
-  const e2e = await endToEndLatency(hub, devices.slice(0, 100), o.bytes);
+  const e2e = o.endToEnd ? await endToEndLatency(hub, devices.slice(0, 100), o.bytes) : undefined;
   return {
-    row: { target: 'lazuli', result, cpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, e2e, note: 'PUBACK = durable (fsynced SQLite commit); e2e measured apart, 100 devices sending one message at a time for 5 s' },
+    row: { target: 'lazuli', result, cpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, ...(e2e ? { e2e } : {}), note: 'PUBACK = durable (fsynced SQLite commit); e2e measured apart (first round), 100 devices sending one message at a time for 5 s' },
     measured: { label: 'embedded: 1 node, SQLite', nodes: 1, result, nodeAcked: [result.acked], cpu },
   };
 }
@@ -166,22 +180,34 @@ function timestamped(device: number, sequence: number, bytes: number): Buffer {
   return out;
 }
 
-function print(rows: Row[]): void {
+function print(rows: Row[], rounds: number): void {
   const table = rows.map((r) => {
     const lat = r.result.latencies.map((ns) => Number(ns) / 1e6).sort((a, b) => a - b);
     const e2e = (r.e2e ?? []).sort((a, b) => a - b);
-    const rate = r.result.acked / (r.result.elapsedMs / 1000);
-    return [r.target, String(r.result.connected), String(r.result.acked), fixed(r.result.elapsedMs / 1000), fixed(rate, 0), fixed(percentile(lat, 50)), fixed(percentile(lat, 99)), fixed(percentile(e2e, 50)), fixed(percentile(e2e, 99)), r.cpuS === undefined ? '-' : fixed((100 * r.cpuS) / (r.result.elapsedMs / 1000), 0), r.cpuS === undefined ? '-' : fixed((r.cpuS * 1e6) / r.result.acked, 1), String(r.result.errors.length)];
+    const target = rounds > 1 ? `${r.target} #${r.round}` : r.target;
+    return [target, String(r.result.connected), String(r.result.acked), fixed(r.result.elapsedMs / 1000), fixed(rateOf(r), 0), fixed(percentile(lat, 50)), fixed(percentile(lat, 99)), fixed(percentile(e2e, 50)), fixed(percentile(e2e, 99)), r.cpuS === undefined ? '-' : fixed((100 * r.cpuS) / (r.result.elapsedMs / 1000), 0), r.cpuS === undefined ? '-' : fixed((r.cpuS * 1e6) / r.result.acked, 1), String(r.result.errors.length)];
   });
   console.log(formatTable(['target', 'devices', 'acked', 'elapsed s', 'msgs/s', 'puback p50 ms', 'puback p99 ms', 'e2e p50 ms', 'e2e p99 ms', 'server CPU %', 'server CPU µs/msg', 'errors'], table));
-  for (const r of rows) {
+  for (const r of rows.filter((row) => row.round === 1)) {
     console.log(`${r.target}: ${r.note}${r.result.errors.length ? `; first error: ${r.result.errors[0]}` : ''}`);
   }
-  const lazuli = rows.find((r) => r.target === 'lazuli');
-  for (const peer of rows.filter((r) => r.target !== 'lazuli')) {
-    if (!lazuli) break;
-    const ratio = lazuli.result.acked / lazuli.result.elapsedMs / (peer.result.acked / peer.result.elapsedMs);
-    console.log(`lazuli / ${peer.target} msgs/s: ${ratio.toFixed(2)}`);
+  const peerNames = [...new Set(rows.filter((r) => r.target !== 'lazuli').map((r) => r.target))];
+  for (const name of peerNames) {
+    const ratios: number[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const lazuli = rows.find((r) => r.target === 'lazuli' && r.round === round);
+      const peer = rows.find((r) => r.target === name && r.round === round);
+      if (lazuli && peer) ratios.push(rateOf(lazuli) / rateOf(peer));
+    }
+    if (ratios.length === 0) continue;
+    const sorted = [...ratios].sort((a, b) => a - b);
+    const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+    const each = ratios.length > 1 ? ` (median of ${ratios.map((r) => r.toFixed(2)).join(', ')})` : '';
+    console.log(`lazuli / ${name} msgs/s: ${median.toFixed(2)}${each}`);
   }
   if (rows.some((r) => r.result.errors.length > 0 || r.result.connected === 0)) process.exitCode = 1;
+}
+
+function rateOf(r: Row): number {
+  return r.result.acked / (r.result.elapsedMs / 1000);
 }
