@@ -78,12 +78,21 @@ export class WalSync {
       await handle.datasync();
       if (this.#checkpointer === undefined && !this.#closed && performance.now() - this.#sizeCheckedAt >= SIZE_CHECK_INTERVAL_MS) {
         this.#sizeCheckedAt = performance.now();
-        if ((await handle.stat()).size > CHECKPOINT_WORKER_AFTER_BYTES) this.#checkpointer = new WalCheckpointer(this.#db);
+        await this.#handOverCheckpoints(handle);
       }
     } catch (err) {
       // Opened again next time: the file may not have existed yet, or the handle went bad.
       this.#file = undefined;
       throw err;
+    }
+  }
+
+  /** Never fails the sync: without a worker the connection keeps checkpointing for itself, which is only slower. */
+  async #handOverCheckpoints(handle: FileHandle): Promise<void> {
+    try {
+      if ((await handle.stat()).size > CHECKPOINT_WORKER_AFTER_BYTES) this.#checkpointer = new WalCheckpointer(this.#db);
+    } catch {
+      this.#sizeCheckedAt = Number.POSITIVE_INFINITY; // not tried again
     }
   }
 }
