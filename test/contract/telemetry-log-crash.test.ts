@@ -7,12 +7,13 @@ import { test } from 'node:test';
 import { openSqliteDatabase } from '../../src/storage/sqlite/database.js';
 import { SqliteTelemetryLog } from '../../src/storage/sqlite/sqlite-telemetry-log.js';
 import { telemetryMigrations } from '../../src/storage/sqlite/telemetry-migrations.js';
-import { idOf, payloadFor, WRITER_PARTITIONS } from '../support/telemetry-log-writer.js';
+import { CHECKPOINT_WORKER_ACTIVE, idOf, payloadFor, WRITER_PARTITIONS } from '../support/telemetry-log-writer.js';
 
 const WRITER = new URL('../support/telemetry-log-writer.js', import.meta.url).pathname;
 const RUNS = 3;
 const LOAD_MS = 1000;
 const NO_OUTPUT_MS = 10_000;
+const CHECKPOINT_WAIT_MS = 15_000;
 
 interface Ack {
   partition: number;
@@ -20,23 +21,32 @@ interface Ack {
   id: number;
 }
 
-/** Runs the writer until it has acknowledged appends for LOAD_MS, then SIGKILLs it; returns every complete ack line. */
-async function writeAndKill(file: string, run: number): Promise<Ack[]> {
+/**
+ * Runs the writer until it has acknowledged appends for LOAD_MS, then SIGKILLs it; returns every complete ack line.
+ * With `duringCheckpoints`, the kill waits until a worker thread checkpoints the WAL, then comes 0-300 ms later.
+ */
+async function writeAndKill(file: string, run: number, duringCheckpoints = false): Promise<Ack[]> {
   const child = spawn(process.execPath, [WRITER, file, String(run)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let killTimer: NodeJS.Timeout | undefined;
   const silence = setTimeout(() => child.kill('SIGKILL'), NO_OUTPUT_MS);
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const giveUp = duringCheckpoints ? setTimeout(() => child.kill('SIGKILL'), CHECKPOINT_WAIT_MS) : undefined;
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (duringCheckpoints && stderr.includes(CHECKPOINT_WORKER_ACTIVE)) killTimer ??= setTimeout(() => child.kill('SIGKILL'), Math.random() * 300);
+  });
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
     clearTimeout(silence);
-    killTimer ??= setTimeout(() => child.kill('SIGKILL'), LOAD_MS);
+    if (!duringCheckpoints) killTimer ??= setTimeout(() => child.kill('SIGKILL'), LOAD_MS);
   });
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
   clearTimeout(silence);
   clearTimeout(killTimer);
+  clearTimeout(giveUp);
   assert.equal(signal, 'SIGKILL', `the writer ended by itself (code ${code}): ${stderr}`);
+  if (duringCheckpoints) assert.ok(stderr.includes(CHECKPOINT_WORKER_ACTIVE), `no worker took the checkpoints over within ${CHECKPOINT_WAIT_MS} ms: ${stderr}`);
   assert.ok(killTimer !== undefined, `the writer acknowledged nothing within ${NO_OUTPUT_MS} ms: ${stderr}`);
   // A line cut short by the kill was never acknowledged; every complete one was.
   return stdout
@@ -81,7 +91,8 @@ test(`kill -9 under load loses no acknowledged append (${RUNS} runs on one file)
     let acked: Ack[] = [];
     let stored = 0;
     for (let run = 0; run < RUNS; run++) {
-      const acks = await writeAndKill(file, run);
+      // The last run is killed while a worker thread checkpoints the WAL (it takes over once the WAL passed 1 MiB).
+      const acks = await writeAndKill(file, run, run === RUNS - 1);
       assert.ok(acks.length >= 1000, `run ${run}: only ${acks.length} appends acknowledged under load`);
       acked = acked.concat(acks);
       const total = await verify(file, acked);

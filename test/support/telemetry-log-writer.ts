@@ -1,13 +1,15 @@
 // `node dist/test/support/telemetry-log-writer.js FILE RUN`: opens the SQLite telemetry log in FILE and appends from
 // CALLERS concurrent callers until it is killed. For each append it writes `partition sequenceNumber id` to stdout
 // only after the append resolved, i.e. after the hub would have acknowledged it. The crash test kills it with
-// SIGKILL and checks that every line it printed is in the log. Ids of run RUN start at RUN * 1e9.
+// SIGKILL and checks that every line it printed is in the log. Ids of run RUN start at RUN * 1e9. It says on stderr
+// when a worker thread has taken over the WAL's checkpoints.
 import { pathToFileURL } from 'node:url';
 import { openSqliteDatabase } from '../../src/storage/sqlite/database.js';
 import { SqliteTelemetryLog } from '../../src/storage/sqlite/sqlite-telemetry-log.js';
 import { telemetryMigrations } from '../../src/storage/sqlite/telemetry-migrations.js';
 
 export const WRITER_PARTITIONS = 4;
+export const CHECKPOINT_WORKER_ACTIVE = 'checkpoint worker active';
 const CALLERS = 200;
 const ID_BYTES = 8;
 
@@ -41,7 +43,14 @@ export function idOf(payload: Buffer): number {
 }
 
 async function main(file: string, run: number): Promise<void> {
-  const log = new SqliteTelemetryLog(openSqliteDatabase(file, { migrations: telemetryMigrations, durability: 'wal-sync' }), { partitionCount: WRITER_PARTITIONS });
+  const db = openSqliteDatabase(file, { migrations: telemetryMigrations, durability: 'wal-sync' });
+  const log = new SqliteTelemetryLog(db, { partitionCount: WRITER_PARTITIONS });
+  // Tells the crash test once a worker thread checkpoints the WAL (WalCheckpointer turns the connection's own off).
+  const watch = setInterval(() => {
+    if (db.pragma('wal_autocheckpoint', { simple: true }) !== 0) return;
+    process.stderr.write(`${CHECKPOINT_WORKER_ACTIVE}\n`);
+    clearInterval(watch);
+  }, 20);
   let nextId = run * 1e9;
   let lines: string[] = [];
   // Written once per event-loop turn. stdout to a pipe is synchronous on Linux: once write returns, the parent can
