@@ -117,6 +117,19 @@ export function authMethodValue(scope: string, type: string): string {
   return JSON.stringify({ scope, type, issuer: 'iothub', acceptingIpFilterRule: null });
 }
 
+/** The few scope and type pairs there are, each formatted once: every event read back carries one. */
+const authMethodValues = new Map<string, string>();
+
+function cachedAuthMethodValue(scope: string, type: string): string {
+  const key = `${scope}\n${type}`;
+  let value = authMethodValues.get(key);
+  if (value === undefined) {
+    value = authMethodValue(scope, type);
+    if (authMethodValues.size < 64) authMethodValues.set(key, value);
+  }
+  return value;
+}
+
 /** What the hub stamps on every message of one identity, ready for encodeStampedMessage. */
 export interface MessageStamp {
   /** `,"c":{` and the stamp's members in short form, up to the enqueued time's name (`…,"t":`), as UTF-8. */
@@ -150,7 +163,7 @@ function expandStamp(own: HubMessage['annotations'], compact: Record<string, unk
     const value = compact[code];
     if (name === A.authMethod) {
       const [scope, type] = value as [string, string];
-      annotations[name] = authMethodValue(scope, type);
+      annotations[name] = cachedAuthMethodValue(scope, type);
     } else if (name === A.messageSource) annotations[name] = TELEMETRY_SOURCE;
     else annotations[name] = value as string | number;
   }
