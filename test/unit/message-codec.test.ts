@@ -65,3 +65,11 @@ test('a message with only a body and one with non-ASCII ids and properties both 
   assert.equal(rich.annotations['iothub-connection-device-id'], 'gerät-ü');
   assert.equal(rich.body.length, 0);
 });
+
+test('each message carries its own enqueued time, however the time text is cached', () => {
+  const stamp = stampOf({ deviceId: 'd', authScope: 'device', authType: 'sas', generationId: '1' });
+  const bare = (): HubMessage => ({ body: Buffer.from('x'), properties: {}, applicationProperties: {}, annotations: {} });
+  const times = [T, T, T + 1, T - 5, 0, T];
+  const decoded = times.map((t) => decodeMessage(encodeStampedMessage(bare(), stamp, t)).annotations['iothub-enqueuedtime']);
+  assert.deepEqual(decoded, times);
+});
