@@ -6,7 +6,7 @@
 // with the CPU of each node, nats-server, postgres and the load generator. --hub-cpu-prof DIR profiles the embedded hub
 // during its throughput run and prints where its time went. --rounds R repeats Lazuli and its peers R times, one after
 // the other, and prints the median ratio: on a shared machine whose speed drifts, one round's ratio can be far off.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -74,10 +74,11 @@ export async function run(args: string[]): Promise<void> {
       const lazuli = await lazuliRun(hub, load, { seconds, bytes, inflight, profiler, endToEnd: round === 1 });
       rows.push({ ...lazuli.row, round });
       embedded ??= lazuli.measured;
+      const { ca } = hub; // the peers serve the hub's certificate
       await hub.stop();
       hub = undefined;
       for (const name of peers) {
-        const row = await peerRun(name, dataDir, load, { seconds, bytes, inflight });
+        const row = await peerRun(name, dataDir, ca, load, { seconds, bytes, inflight });
         if (row) rows.push({ ...row, round });
       }
     }
@@ -95,10 +96,13 @@ export async function run(args: string[]): Promise<void> {
   }
 }
 
-async function peerRun(name: string, dataDir: string, load: LoadDevice[], o: { seconds: number; bytes: number; inflight: number }): Promise<Omit<Row, 'round'> | undefined> {
+/** A peer broker on the hub's certificate (the data dir's), under the same load. */
+async function peerRun(name: string, dataDir: string, ca: string, load: LoadDevice[], o: { seconds: number; bytes: number; inflight: number }): Promise<Omit<Row, 'round'> | undefined> {
+  const cert = join(dataDir, 'server.pem');
+  const key = join(dataDir, 'server-key.pem');
   let peer: PeerBroker;
   try {
-    peer = name === 'aedes' ? await startAedes(join(dataDir, 'server.pem'), join(dataDir, 'server-key.pem')) : await startMosquitto(dataDir, join(dataDir, 'server.pem'), join(dataDir, 'server-key.pem'));
+    peer = name === 'aedes' ? await startAedes(cert, key) : await startMosquitto(dataDir, cert, key);
   } catch (err) {
     console.error(`${name}: could not start: ${(err as Error).message.split('\n')[0]}`);
     return undefined;
@@ -106,7 +110,7 @@ async function peerRun(name: string, dataDir: string, load: LoadDevice[], o: { s
   try {
     const peerDevices = load.map((d) => ({ clientId: d.clientId, topic: d.topic }));
     const cpu0 = cpuSeconds(peer.pid);
-    const result = await timedLoad(peer.port, readFileSync(join(dataDir, 'ca.pem'), 'utf8'), peerDevices, o);
+    const result = await timedLoad(peer.port, ca, peerDevices, o);
     const cpu1 = cpuSeconds(peer.pid);
     return { target: peer.name, result, cpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, note: `PUBACK = ${peer.durability}` };
   } finally {

@@ -1,4 +1,5 @@
 import type { MessageProperties, PropertyValue } from './message.js';
+import { keepLast } from './keep-last.js';
 
 /**
  * Cloud-to-device messages as IoT Hub defines them: a per-identity FIFO, messages locked while a device holds
@@ -104,17 +105,8 @@ export function feedbackRecordOf(message: C2dMessage, status: FeedbackStatus, no
   return feedbackRecordFor({ messageId: message.content.properties.messageId, deviceId: message.deviceId, generationId: message.generationId }, status, now);
 }
 
-/** Records come many to a millisecond: the last time's ISO text is kept (formatting it was 1% of the hub). */
-let lastTime = Number.NaN;
-let lastIso = '';
-
-function isoTimeOf(ms: number): string {
-  if (ms !== lastTime) {
-    lastIso = new Date(ms).toISOString();
-    lastTime = ms;
-  }
-  return lastIso;
-}
+/** Formatting a Date per record was 1% of the hub under C2D load. */
+const isoTimeOf = keepLast((ms) => new Date(ms).toISOString());
 
 /** The same, from just the fields a record takes. */
 export function feedbackRecordFor(source: { messageId: string | undefined; deviceId: string; generationId: string }, status: FeedbackStatus, now: number): FeedbackRecord {

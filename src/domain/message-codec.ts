@@ -1,3 +1,4 @@
+import { keepLast } from './keep-last.js';
 import { TELEMETRY_ANNOTATIONS as A, type HubMessage } from './message.js';
 
 /**
@@ -47,17 +48,7 @@ export function encodeStampedMessage(m: HubMessage, stamp: MessageStamp, enqueue
   return out;
 }
 
-/** Messages come many to a millisecond: the last time's text is kept. */
-let lastTime = Number.NaN;
-let lastTimeText = '';
-
-function timeText(time: number): string {
-  if (time !== lastTime) {
-    lastTime = time;
-    lastTimeText = String(time);
-  }
-  return lastTimeText;
-}
+const timeText = keepLast(String);
 
 /** The header up to the stamp: `{"p":…,"a":…,"n":{…}`, without the annotations the stamp owns. */
 function ownHeader(m: HubMessage, replaced: ReadonlySet<string>): string {

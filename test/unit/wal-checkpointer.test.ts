@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
+import { tempDatabaseFile } from '../support/sqlite.js';
 import { openSqliteDatabase, type SqliteDatabase } from '../../src/storage/sqlite/database.js';
 import { GroupCommit } from '../../src/storage/sqlite/group-commit.js';
 import { WalCheckpointer } from '../../src/storage/sqlite/wal-checkpointer.js';
 import { walSyncFor } from '../../src/storage/sqlite/wal-sync.js';
-
-function tempDir(): { dir: string; remove(): void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lazuli-checkpoint-'));
-  return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
 
 async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -25,8 +19,7 @@ const autocheckpoint = (db: SqliteDatabase) => Number(db.pragma('wal_autocheckpo
 const PAYLOAD = Buffer.alloc(4000, 1); // about one page per row
 
 test('the worker checkpoints while the connection does not, and keeps the WAL bounded under a steady load', async () => {
-  const { dir, remove } = tempDir();
-  const file = path.join(dir, 'c.db');
+  const { file, remove } = tempDatabaseFile();
   const db = openSqliteDatabase(file, { durability: 'wal-sync' });
   try {
     db.exec('CREATE TABLE t (v BLOB)');
@@ -61,11 +54,10 @@ test('the worker checkpoints while the connection does not, and keeps the WAL bo
 });
 
 test('a worker that cannot open the database leaves the connection checkpointing for itself', async () => {
-  const { dir, remove } = tempDir();
-  const file = path.join(dir, 'gone.db');
+  const { file, remove } = tempDatabaseFile();
   const db = openSqliteDatabase(file, { durability: 'wal-sync' });
   try {
-    fs.renameSync(file, path.join(dir, 'moved.db')); // the connection keeps its open file; the worker finds none
+    fs.renameSync(file, `${file}.moved`); // the connection keeps its open file; the worker finds none
     const checkpointer = new WalCheckpointer(db, { intervalMs: 5 });
     await checkpointer.close();
     assert.equal(checkpointer.active, false);
@@ -77,8 +69,8 @@ test('a worker that cannot open the database leaves the connection checkpointing
 });
 
 test('group commits on one connection share its WAL sync: its checkpoint worker starts once the WAL passed 1 MiB and stops with the last of them', async () => {
-  const { dir, remove } = tempDir();
-  const db = openSqliteDatabase(path.join(dir, 's.db'), { durability: 'wal-sync' });
+  const { file, remove } = tempDatabaseFile();
+  const db = openSqliteDatabase(file, { durability: 'wal-sync' });
   try {
     db.exec('CREATE TABLE t (v BLOB)');
     const insert = db.prepare('INSERT INTO t VALUES (?)');

@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
+import { tempDatabaseFile } from '../support/sqlite.js';
 import { openSqliteDatabase } from '../../src/storage/sqlite/database.js';
 import { GroupCommit } from '../../src/storage/sqlite/group-commit.js';
 import { WalSync, walSyncFor } from '../../src/storage/sqlite/wal-sync.js';
-
-function tempDir(): { dir: string; remove(): void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lazuli-wal-'));
-  return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
 
 /** A durability whose syncs the test finishes by hand, in order. */
 function manualSyncs() {
@@ -24,10 +18,10 @@ function manualSyncs() {
 const turn = () => new Promise((r) => setImmediate(r));
 
 test('a connection that syncs its own commits needs no WalSync; one opened for wal-sync does', () => {
-  const { dir, remove } = tempDir();
+  const { file, remove } = tempDatabaseFile();
   try {
-    const full = openSqliteDatabase(path.join(dir, 'a.db'));
-    const deferred = openSqliteDatabase(path.join(dir, 'a.db'), { durability: 'wal-sync' });
+    const full = openSqliteDatabase(file);
+    const deferred = openSqliteDatabase(file, { durability: 'wal-sync' });
     assert.equal(walSyncFor(full), undefined);
     assert.notEqual(walSyncFor(deferred), undefined);
     full.close();
@@ -72,10 +66,10 @@ test('a batch whose sync fails is rejected: committed but not known durable, so 
 });
 
 test('WalSync: callers during a sync share the next one; a missing WAL rejects and a later sync opens it again', async () => {
-  const { dir, remove } = tempDir();
+  const { file: dbFile, remove } = tempDatabaseFile();
   try {
-    const file = path.join(dir, 'x.db-wal');
-    const db = openSqliteDatabase(path.join(dir, 'a.db'), { durability: 'wal-sync' });
+    const file = `${dbFile}.other-wal`; // not the connection's WAL: the test creates it by hand
+    const db = openSqliteDatabase(dbFile, { durability: 'wal-sync' });
     const wal = new WalSync(db, file);
     await assert.rejects(wal.sync(), /ENOENT/);
     fs.writeFileSync(file, 'frames');
@@ -94,8 +88,7 @@ test('WalSync: callers during a sync share the next one; a missing WAL rejects a
 });
 
 test('a wal-sync connection\'s group-committed write is in the WAL file and readable by another connection once it resolves', async () => {
-  const { dir, remove } = tempDir();
-  const file = path.join(dir, 'b.db');
+  const { file, remove } = tempDatabaseFile();
   try {
     const db = openSqliteDatabase(file, { durability: 'wal-sync' });
     db.exec('CREATE TABLE t (v INTEGER)');

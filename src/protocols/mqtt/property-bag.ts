@@ -29,7 +29,7 @@ export function encodePropertyBag(entries: Iterable<PropertyBagEntry>): string {
   const pairs: string[] = [];
   for (const [key, value] of entries) {
     if (key === '') throw new TypeError('a property bag key cannot be empty');
-    pairs.push(value === null ? encode(key) : `${encode(key)}=${encode(value)}`);
+    pairs.push(value === null ? encodeBagText(key) : `${encodeBagText(key)}=${encodeBagText(value)}`);
   }
   return pairs.join('&');
 }
@@ -50,7 +50,6 @@ export function encodeBagText(text: string): string {
 }
 
 const UNRESERVED = /^[A-Za-z0-9\-._~]*$/;
-const encode = encodeBagText;
 
 function excerpt(text: string): string {
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;

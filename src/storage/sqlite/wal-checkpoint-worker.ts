@@ -10,12 +10,9 @@ export interface CheckpointWorkerData {
   restartPages: number;
 }
 
-export type CheckpointWorkerMessage = { kind: 'ready' } | { kind: 'failed'; message: string };
-
+/** What `PRAGMA wal_checkpoint` reports, of what this worker reads: the WAL's length in pages. */
 interface CheckpointResult {
-  busy: number;
   log: number;
-  checkpointed: number;
 }
 
 const { file, intervalMs, restartPages } = workerData as CheckpointWorkerData;
@@ -31,15 +28,9 @@ function checkpoint(): void {
     // holds off the next one until it has copied the few frames the passive pass left.
     if (passive !== undefined && passive.log >= restartPages) db!.pragma('wal_checkpoint(RESTART)');
     timer = setTimeout(checkpoint, intervalMs);
-  } catch (err) {
-    fail(err);
+  } catch {
+    stop();
   }
-}
-
-function fail(err: unknown): void {
-  const message: CheckpointWorkerMessage = { kind: 'failed', message: (err as Error).message ?? String(err) };
-  port.postMessage(message);
-  stop();
 }
 
 function stop(): void {
@@ -59,12 +50,10 @@ port.on('message', (message: 'stop') => {
 
 try {
   db = new Database(file, { fileMustExist: true });
-  db.pragma('busy_timeout = 1000');
-  // Never this connection's own auto-checkpoint (it writes nothing), and a checkpoint syncs the WAL and the database.
-  db.pragma('synchronous = FULL');
-  const ready: CheckpointWorkerMessage = { kind: 'ready' };
-  port.postMessage(ready);
+  db.pragma('busy_timeout = 1000'); // how long RESTART waits for the writer
+  db.pragma('synchronous = FULL'); // a checkpoint syncs the WAL before copying and the database after
+  port.postMessage('ready'); // the only message; any failure ends the worker, and its exit hands checkpoints back
   timer = setTimeout(checkpoint, intervalMs);
-} catch (err) {
-  fail(err);
+} catch {
+  stop();
 }

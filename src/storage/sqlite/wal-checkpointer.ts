@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { SqliteDatabase } from './database.js';
-import type { CheckpointWorkerData, CheckpointWorkerMessage } from './wal-checkpoint-worker.js';
+import type { CheckpointWorkerData } from './wal-checkpoint-worker.js';
 
 const WORKER = new URL('./wal-checkpoint-worker.js', import.meta.url);
 /** SQLite's own auto-checkpoint threshold, restored when the worker cannot run. */
@@ -31,10 +31,9 @@ export class WalCheckpointer {
     const data: CheckpointWorkerData = { file: db.name, intervalMs: options.intervalMs ?? 50, restartPages: options.restartPages ?? 8192 };
     this.#worker = new Worker(WORKER, { workerData: data });
     this.#worker.unref();
-    this.#worker.on('message', (message: CheckpointWorkerMessage) => {
-      if (message.kind === 'ready') this.#handOver();
-      else this.#takeBack();
-    });
+    // The worker's one message says its connection is open. A worker that fails stops, and its exit (like an uncaught
+    // error) hands the checkpoints back.
+    this.#worker.once('message', () => this.#handOver());
     this.#worker.on('error', () => this.#takeBack());
     this.#exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
     void this.#exited.then(() => this.#takeBack());
