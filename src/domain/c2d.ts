@@ -85,12 +85,22 @@ export interface FeedbackRecord {
 export interface FeedbackBatch {
   /** The feedback message's own message-id. */
   batchId: string;
-  records: FeedbackRecord[];
+  /**
+   * The feedback message's body: its records as a JSON array (FeedbackRecord objects), the text the store sealed.
+   * Kept as text from seal to delivery: nothing on the way reads the records, and parsing them to write them again
+   * was 2-3% of the hub under C2D load. `feedbackRecordsOf` reads them.
+   */
+  body: string;
   /** Milliseconds since the Unix epoch. */
   enqueuedTime: number;
   deliveryCount: number;
   lockToken?: string;
   lockedUntil?: number;
+}
+
+/** The records a feedback batch holds. */
+export function feedbackRecordsOf(batch: Pick<FeedbackBatch, 'body'>): FeedbackRecord[] {
+  return JSON.parse(batch.body) as FeedbackRecord[];
 }
 
 const DESCRIPTIONS: Readonly<Record<FeedbackStatus, string>> = {

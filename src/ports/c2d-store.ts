@@ -57,8 +57,8 @@ export interface C2dStore {
 
   /** Records waiting to be sealed into a batch. */
   pendingFeedbackCount(): Promise<number>;
-  /** Moves up to `max` waiting records into a new batch; undefined when none wait. */
-  sealFeedback(batchId: string, max: number, now: number): Promise<FeedbackBatch | undefined>;
+  /** Moves up to `max` of the oldest waiting records, in order, into a new batch; resolves how many (0: none wait, no batch). */
+  sealFeedback(batchId: string, max: number, now: number): Promise<number>;
   /** Locks the oldest visible batch (not locked, or its lock ended); adds 1 to its deliveryCount. */
   lockNextFeedback(lock: LockRequest): Promise<FeedbackBatch | undefined>;
   /** Removes a locked batch (the back end accepted it, or it is given up); resolves whether the lock held one. */

@@ -1,4 +1,4 @@
-import type { C2dMessage, C2dTarget, FeedbackAck, FeedbackBatch, FeedbackRecord } from '../domain/c2d.js';
+import type { C2dMessage, C2dTarget, FeedbackAck, FeedbackBatch } from '../domain/c2d.js';
 import type { SettledC2dMessage } from '../ports/c2d-store.js';
 
 /**
@@ -66,8 +66,9 @@ export function messageOfRow(row: MessageColumns, content: Pick<C2dMessage['cont
   return message;
 }
 
-export function batchOfRow(row: BatchColumns, records: FeedbackRecord[]): FeedbackBatch {
-  const batch: FeedbackBatch = { batchId: row.batch_id, records, enqueuedTime: row.enqueued_time, deliveryCount: row.delivery_count };
+/** A batch row: its records column is the JSON text of the records (the batch's body). */
+export function batchOfRow(row: BatchColumns & { records: string }): FeedbackBatch {
+  const batch: FeedbackBatch = { batchId: row.batch_id, body: row.records, enqueuedTime: row.enqueued_time, deliveryCount: row.delivery_count };
   if (row.lock_token !== null && row.locked_until !== null) {
     batch.lockToken = row.lock_token;
     batch.lockedUntil = row.locked_until;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe } from 'node:test';
-import type { C2dMessage, C2dTarget, FeedbackAck, FeedbackRecord, FeedbackStatus, NewC2dMessage } from '../../src/domain/c2d.js';
+import { feedbackRecordsOf, type C2dMessage, type C2dTarget, type FeedbackAck, type FeedbackBatch, type FeedbackRecord, type FeedbackStatus, type NewC2dMessage } from '../../src/domain/c2d.js';
 import { QUEUE_FULL, type C2dStore, type LockRequest, type SettledC2dMessage } from '../../src/ports/c2d-store.js';
 import { queueKey, settledOf } from '../../src/storage/c2d-rows.js';
 import { storeTestFor } from './store-test.js';
@@ -97,10 +97,25 @@ async function take(store: C2dStore, target: C2dTarget, lock: LockRequest): Prom
   return message;
 }
 
-/** Every waiting feedback record, in order (sealed into one batch). */
+/** Every waiting feedback record, in order: sealed into one batch, which is then locked and read. */
 async function feedback(store: C2dStore, now: number): Promise<FeedbackRecord[]> {
-  const batch = await store.sealFeedback(randomUUID(), 10_000, now);
-  return batch?.records ?? [];
+  const batchId = randomUUID();
+  const sealed = await store.sealFeedback(batchId, 10_000, now);
+  if (sealed === 0) return [];
+  for (let batch = await store.lockNextFeedback(lockAt(now)); batch; batch = await store.lockNextFeedback(lockAt(now))) {
+    if (batch.batchId !== batchId) continue;
+    const records = feedbackRecordsOf(batch);
+    assert.equal(records.length, sealed, 'sealFeedback resolved how many records the batch holds');
+    return records;
+  }
+  return assert.fail('the batch just sealed could not be locked');
+}
+
+/** A batch with its body read: what it is, field by field. */
+function withRecords(batch: FeedbackBatch | undefined): (Omit<FeedbackBatch, 'body'> & { records: FeedbackRecord[] }) | undefined {
+  if (batch === undefined) return undefined;
+  const { body, ...rest } = batch;
+  return { ...rest, records: feedbackRecordsOf({ body }) };
 }
 
 const byQueuePosition = (a: C2dMessage, b: C2dMessage) =>
@@ -530,15 +545,33 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
 
       storeTest('sealFeedback moves at most `max` of the oldest waiting records into a batch', async ({ store }) => {
         assert.equal(await store.pendingFeedbackCount(), 0);
-        assert.equal(await store.sealFeedback('none-wait', 10, T0), undefined);
+        assert.equal(await store.sealFeedback('none-wait', 10, T0), 0);
         const records = await makeRecords(store, ['r1', 'r2', 'r3', 'r4', 'r5']);
         assert.equal(await store.pendingFeedbackCount(), 5);
-        assert.deepEqual(await store.sealFeedback('batch-1', 2, T0 + 1), { batchId: 'batch-1', records: records.slice(0, 2), enqueuedTime: T0 + 1, deliveryCount: 0 });
+        assert.equal(await store.sealFeedback('batch-1', 2, T0 + 1), 2);
         assert.equal(await store.pendingFeedbackCount(), 3);
         const more = await makeRecords(store, ['r6'], T0 + 2);
-        assert.deepEqual(await store.sealFeedback('batch-2', 100, T0 + 3), { batchId: 'batch-2', records: [...records.slice(2), ...more], enqueuedTime: T0 + 3, deliveryCount: 0 });
+        assert.equal(await store.sealFeedback('batch-2', 100, T0 + 3), 4);
         assert.equal(await store.pendingFeedbackCount(), 0);
-        assert.equal(await store.sealFeedback('batch-3', 100, T0 + 4), undefined);
+        assert.equal(await store.sealFeedback('batch-3', 100, T0 + 4), 0);
+        const [first, second] = [lockAt(T0 + 5), lockAt(T0 + 5)];
+        assert.deepEqual(withRecords(await store.lockNextFeedback(first)), {
+          batchId: 'batch-1',
+          records: records.slice(0, 2),
+          enqueuedTime: T0 + 1,
+          deliveryCount: 1,
+          lockToken: first.token,
+          lockedUntil: first.until,
+        });
+        assert.deepEqual(withRecords(await store.lockNextFeedback(second)), {
+          batchId: 'batch-2',
+          records: [...records.slice(2), ...more],
+          enqueuedTime: T0 + 3,
+          deliveryCount: 1,
+          lockToken: second.token,
+          lockedUntil: second.until,
+        });
+        assert.equal(await store.lockNextFeedback(lockAt(T0 + 5)), undefined, 'no empty batch was made');
       });
 
       storeTest('batches are locked oldest first, settled and released by lock token', async ({ store }) => {
@@ -548,9 +581,9 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         const b1 = { batchId: 'b1', records: [records[0]!], enqueuedTime: T0 + 1 };
         const b2 = { batchId: 'b2', records: [records[1]!], enqueuedTime: T0 + 2 };
         const first = lockAt(T0 + 10, { until: T0 + 100 });
-        assert.deepEqual(await store.lockNextFeedback(first), { ...b1, deliveryCount: 1, lockToken: first.token, lockedUntil: first.until });
+        assert.deepEqual(withRecords(await store.lockNextFeedback(first)), { ...b1, deliveryCount: 1, lockToken: first.token, lockedUntil: first.until });
         const second = lockAt(T0 + 10, { until: T0 + 100 });
-        assert.deepEqual(await store.lockNextFeedback(second), { ...b2, deliveryCount: 1, lockToken: second.token, lockedUntil: second.until });
+        assert.deepEqual(withRecords(await store.lockNextFeedback(second)), { ...b2, deliveryCount: 1, lockToken: second.token, lockedUntil: second.until });
         assert.equal(await store.lockNextFeedback(lockAt(T0 + 10)), undefined);
         // Wrong token, or the lock has ended: nothing happens.
         assert.equal(await store.settleFeedback(randomUUID(), T0 + 11), false);
@@ -558,13 +591,13 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         assert.equal(await store.settleFeedback(first.token, T0 + 100), false);
         assert.equal(await store.releaseFeedback(first.token, T0 + 100), undefined);
         // Release: visible at once, deliveryCount kept.
-        assert.deepEqual(await store.releaseFeedback(second.token, T0 + 20), { ...b2, deliveryCount: 1 });
+        assert.deepEqual(withRecords(await store.releaseFeedback(second.token, T0 + 20)), { ...b2, deliveryCount: 1 });
         assert.equal(await store.releaseFeedback(second.token, T0 + 20), undefined);
         const third = lockAt(T0 + 21, { until: T0 + 200 });
-        assert.deepEqual(await store.lockNextFeedback(third), { ...b2, deliveryCount: 2, lockToken: third.token, lockedUntil: third.until });
+        assert.deepEqual(withRecords(await store.lockNextFeedback(third)), { ...b2, deliveryCount: 2, lockToken: third.token, lockedUntil: third.until });
         // b1's lock ended at T0 + 100: it is the oldest visible batch again.
         const fourth = lockAt(T0 + 100, { until: T0 + 300 });
-        assert.deepEqual(await store.lockNextFeedback(fourth), { ...b1, deliveryCount: 2, lockToken: fourth.token, lockedUntil: fourth.until });
+        assert.deepEqual(withRecords(await store.lockNextFeedback(fourth)), { ...b1, deliveryCount: 2, lockToken: fourth.token, lockedUntil: fourth.until });
         assert.equal(await store.settleFeedback(fourth.token, T0 + 101), true);
         assert.equal(await store.settleFeedback(fourth.token, T0 + 101), false);
         assert.equal(await store.settleFeedback(first.token, T0 + 101), false, 'an old token of b1 does not settle it');
@@ -626,7 +659,7 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         assert.equal(await again.pendingFeedbackCount(), 1);
         assert.equal(await again.lockNextFeedback(lockAt(T0 + 6)), undefined, 'the batch is still locked');
         // Released by its lock token: the batch, its records and its lock all survived.
-        assert.deepEqual(await again.releaseFeedback(batchLock.token, T0 + 6), {
+        assert.deepEqual(withRecords(await again.releaseFeedback(batchLock.token, T0 + 6)), {
           batchId: 'batch-1',
           records: [record(b, 'Success', T0 + 1)],
           enqueuedTime: T0 + 2,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { C2dMessage, NewC2dMessage } from '../../src/domain/c2d.js';
+import { feedbackRecordsOf, type C2dMessage, type NewC2dMessage } from '../../src/domain/c2d.js';
 import { openSqliteDatabase } from '../../src/storage/sqlite/database.js';
 import { SqliteC2dStore } from '../../src/storage/sqlite/sqlite-c2d-store.js';
 import { sqliteHarness, tempDatabaseFile } from '../support/sqlite.js';
@@ -62,7 +62,13 @@ describe('SqliteC2dStore', () => {
       assert.match(String((results[1] as PromiseRejectedResult).reason), /UNIQUE/);
       assert.equal(await store.pendingFeedbackCount(), 1);
       assert.equal(await store.count({ deviceId: 'dev' }, T0), 1);
-      assert.equal((await store.sealFeedback('next', 10, T0))?.records[0]?.originalMessageId, 'r2');
+      assert.equal(await store.sealFeedback('next', 10, T0), 1);
+      const lock = (token: string) => store.lockNextFeedback({ token, until: T0 + 10, now: T0, maxDeliveryCount: 10 });
+      const batches = [await lock('first'), await lock('second')];
+      assert.deepEqual(
+        batches.map((b) => [b?.batchId, feedbackRecordsOf(b!).map((r) => r.originalMessageId)]),
+        [['batch', ['r1']], ['next', ['r2']]],
+      );
     } finally {
       await store.close();
       db.close();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
-import type { C2dMessage, FeedbackRecord, NewC2dMessage } from '../../src/domain/c2d.js';
+import { feedbackRecordsOf, type C2dMessage, type NewC2dMessage } from '../../src/domain/c2d.js';
 import { isHubError } from '../../src/domain/errors.js';
 import type { DeviceRecord } from '../../src/domain/identity.js';
 import type { TwinRecord } from '../../src/domain/twin.js';
@@ -141,18 +141,18 @@ await withPostgres('PostgreSQL stores shared by several nodes', () => {
         for (let i = 0; i < 50; i++) await a.enqueue(message(`m${i}`), 100);
         assert.equal(await a.purge(DEVICE, T0), 50);
         const seal = async (store: PostgresC2dStore) => {
-          const records: FeedbackRecord[] = [];
-          for (let batch = await store.sealFeedback(randomUUID(), 7, T0); batch; batch = await store.sealFeedback(randomUUID(), 7, T0)) {
-            records.push(...batch.records);
-          }
-          return records;
+          let sealed = 0;
+          for (let count = await store.sealFeedback(randomUUID(), 7, T0); count > 0; count = await store.sealFeedback(randomUUID(), 7, T0)) sealed += count;
+          return sealed;
         };
-        const sealed = (await Promise.all([seal(a), seal(b), seal(a), seal(b)])).flat();
-        assert.deepEqual(sealed.map((r) => r.originalMessageId).sort(), Array.from({ length: 50 }, (_, i) => `m${i}`).sort());
+        const sealed = await Promise.all([seal(a), seal(b), seal(a), seal(b)]);
+        assert.equal(sealed.reduce((sum, n) => sum + n, 0), 50);
         const locked = await Promise.all([a, b].flatMap((store) => Array.from({ length: 8 }, () => store.lockNextFeedback(lockAt(T0)))));
         const batchIds = locked.flatMap((batch) => (batch === undefined ? [] : [batch.batchId]));
         assert.equal(batchIds.length, 8, '50 records in batches of at most 7 make at least 8 batches');
         assert.equal(new Set(batchIds).size, batchIds.length);
+        const records = locked.flatMap((batch) => (batch === undefined ? [] : feedbackRecordsOf(batch)));
+        assert.deepEqual(records.map((r) => r.originalMessageId).sort(), Array.from({ length: 50 }, (_, i) => `m${i}`).sort(), 'every record in exactly one batch');
       });
     });
 

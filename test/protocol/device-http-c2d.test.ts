@@ -3,7 +3,7 @@ import { Agent, request } from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import device from 'azure-iot-device';
 import httpTransport from 'azure-iot-device-http';
-import type { C2dTarget, FeedbackRecord } from '../../src/domain/c2d.js';
+import { feedbackRecordsOf, type C2dTarget, type FeedbackRecord } from '../../src/domain/c2d.js';
 import type { MessageProperties, PropertyValue } from '../../src/domain/message.js';
 import { createSasToken } from '../../src/domain/sas.js';
 import { dotNetInvariantTime } from '../../src/protocols/http/device-c2d-routes.js';
@@ -108,7 +108,7 @@ async function feedbackFor(messageId: string): Promise<FeedbackRecord> {
     const batch = await feedback.receive();
     if (batch) {
       await feedback.complete(batch.lockToken!);
-      for (const record of batch.records) feedbackSeen.set(record.originalMessageId, record);
+      for (const record of feedbackRecordsOf(batch)) feedbackSeen.set(record.originalMessageId, record);
     } else await new Promise((r) => setTimeout(r, 20));
   }
   const record = feedbackSeen.get(messageId);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { IPublishPacket } from 'mqtt-packet';
-import type { C2dMessage, FeedbackBatch } from '../../src/domain/c2d.js';
+import { feedbackRecordsOf, type C2dMessage, type FeedbackBatch } from '../../src/domain/c2d.js';
 import type { PropertyValue } from '../../src/domain/message.js';
 import type { MqttAdapterOptions } from '../../src/protocols/mqtt/mqtt-adapter.js';
 import { deviceboundTopic } from '../../src/protocols/mqtt/devicebound-topic.js';
@@ -340,7 +340,7 @@ describe('MQTT cloud-to-device delivery', () => {
     await eventually('a feedback batch is sealed', async () => (batch = await feedback.receive()) !== undefined);
     const { generationId } = await harness.hub.registry.getDevice('polite');
     assert.deepEqual(
-      batch!.records.map(({ enqueuedTimeUtc: _, ...rest }) => rest),
+      feedbackRecordsOf(batch!).map(({ enqueuedTimeUtc: _, ...rest }) => rest),
       [{ originalMessageId: 'fb1', statusCode: 'Success', description: 'Success', deviceId: 'polite', deviceGenerationId: generationId }],
     );
     await harness.close();

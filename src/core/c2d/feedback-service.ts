@@ -106,11 +106,15 @@ export class FeedbackService {
           const rounds = all ? Math.max(1, Math.ceil(this.pending / batchSize)) : Math.floor(this.pending / batchSize);
           if (rounds === 0) return;
           const now = this.now();
-          const batches = await Promise.all(Array.from({ length: rounds }, () => this.store.sealFeedback(randomUUID(), batchSize, now)));
-          const sealed = batches.filter((b): b is FeedbackBatch => b !== undefined);
-          for (const batch of sealed) this.pending = Math.max(0, this.pending - batch.records.length);
-          if (sealed.length > 0) this.bus.publish(FEEDBACK_SUBJECT);
-          if (sealed.length < rounds) {
+          const counts = await Promise.all(Array.from({ length: rounds }, () => this.store.sealFeedback(randomUUID(), batchSize, now)));
+          let sealed = 0;
+          for (const count of counts) {
+            if (count === 0) continue;
+            sealed++;
+            this.pending = Math.max(0, this.pending - count);
+          }
+          if (sealed > 0) this.bus.publish(FEEDBACK_SUBJECT);
+          if (sealed < rounds) {
             if (all) this.pending = 0;
             return;
           }

@@ -36,7 +36,7 @@ export function encodeC2dMessage(m: C2dMessage): Message {
 /** A feedback message (protocol doc §5.3): the records as a JSON array, the hub's name as user-id. */
 export function encodeFeedbackMessage(batch: FeedbackBatch, hubName: string): Message {
   return {
-    body: rhea.message.data_section(Buffer.from(JSON.stringify(batch.records), 'utf8')),
+    body: rhea.message.data_section(Buffer.from(batch.body, 'utf8')),
     message_id: batch.batchId,
     user_id: Buffer.from(hubName, 'utf8') as unknown as string,
     content_type: FEEDBACK_CONTENT_TYPE,

@@ -1,4 +1,4 @@
-import type { C2dMessage, FeedbackBatch, FeedbackRecord } from '../../domain/c2d.js';
+import type { C2dMessage, FeedbackBatch } from '../../domain/c2d.js';
 import { batchOfRow, messageOfRow, type BatchColumns, type MessageColumns } from '../c2d-rows.js';
 
 /** A c2d_messages row; pg returns bytea as a Buffer and parses the json columns, a fresh copy per query. */
@@ -7,9 +7,13 @@ export interface MessageRow extends MessageColumns {
   application_properties: C2dMessage['content']['applicationProperties'];
 }
 
+/** A c2d_feedback_batches row with its json records column read as text (pg would parse it): the batch's body. */
 export interface BatchRow extends BatchColumns {
-  records: FeedbackRecord[];
+  records: string;
 }
+
+/** The batch columns, records as the text stored (json keeps its input text exactly). */
+const BATCH = 'batch_id, records::text AS records, enqueued_time, delivery_count, lock_token, locked_until';
 
 /** A message is visible at $now when no lock holds it and it has not expired. */
 const VISIBLE = '(locked_until IS NULL OR locked_until <= $3) AND expiry_time > $3';
@@ -82,17 +86,17 @@ export const C2D_SQL = {
       RETURNING id, record)
     INSERT INTO c2d_feedback_batches (batch_id, records, enqueued_time, delivery_count)
     SELECT $1, json_agg(record ORDER BY id), $3, 0 FROM taken HAVING count(*) > 0
-    RETURNING *`,
+    RETURNING json_array_length(records) AS n`,
   lockNextBatch: `
     UPDATE c2d_feedback_batches SET lock_token = $1, locked_until = $2, delivery_count = delivery_count + 1
     WHERE seq = (SELECT seq FROM c2d_feedback_batches WHERE locked_until IS NULL OR locked_until <= $3
                  ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
-    RETURNING *`,
+    RETURNING ${BATCH}`,
   deleteHeldBatch: 'DELETE FROM c2d_feedback_batches WHERE lock_token = $1 AND locked_until > $2',
   unlockHeldBatch: `
     UPDATE c2d_feedback_batches SET lock_token = NULL, locked_until = NULL
     WHERE lock_token = $1 AND locked_until > $2
-    RETURNING *`,
+    RETURNING ${BATCH}`,
   expireBatches: `
     DELETE FROM c2d_feedback_batches
     WHERE (locked_until IS NULL OR locked_until <= $3) AND (enqueued_time < $1 OR delivery_count >= $2)`,
@@ -117,5 +121,5 @@ export function toMessage(row: MessageRow): C2dMessage {
 }
 
 export function toBatch(row: BatchRow): FeedbackBatch {
-  return batchOfRow(row, row.records);
+  return batchOfRow(row);
 }

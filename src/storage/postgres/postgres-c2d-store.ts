@@ -146,10 +146,11 @@ export class PostgresC2dStore implements C2dStore {
     return rows[0]!.n;
   }
 
-  async sealFeedback(batchId: string, max: number, now: number): Promise<FeedbackBatch | undefined> {
+  async sealFeedback(batchId: string, max: number, now: number): Promise<number> {
     if (!Number.isInteger(max)) throw new TypeError(`sealFeedback: max must be an integer, got ${max}`);
-    if (max <= 0) return undefined;
-    return this.#batch(SQL.sealRecords, [batchId, max, now]);
+    if (max <= 0) return 0;
+    const { rows } = await this.#db.query<{ n: number }>(SQL.sealRecords, [batchId, max, now]);
+    return rows[0]?.n ?? 0;
   }
 
   async lockNextFeedback(lock: LockRequest): Promise<FeedbackBatch | undefined> {

@@ -1,4 +1,4 @@
-import type { C2dMessage, FeedbackBatch, FeedbackRecord, NewC2dMessage } from '../../domain/c2d.js';
+import type { C2dMessage, FeedbackBatch, NewC2dMessage } from '../../domain/c2d.js';
 import type { SqliteDatabase } from './database.js';
 import { batchOfRow, messageOfRow, queueKey, type QueueKey, type BatchColumns, type MessageColumns } from '../c2d-rows.js';
 
@@ -93,10 +93,14 @@ export function prepareC2dStatements(db: SqliteDatabase) {
        VALUES (?, ?, ?, ?, ?, ?)`,
     ),
     pendingRecords: number<[]>('SELECT count(*) FROM c2d_feedback_records'),
-    oldestRecords: db.prepare<[number], FeedbackRecord & { id: number }>(
-      `SELECT id, original_message_id AS originalMessageId, enqueued_time_utc AS enqueuedTimeUtc,
-              status_code AS statusCode, description, device_id AS deviceId, device_generation_id AS deviceGenerationId
-       FROM c2d_feedback_records ORDER BY id LIMIT ?`,
+    // The oldest records, at most ?, as one JSON array in id order (the batch's body, each record a FeedbackRecord
+    // with its fields in the order JSON.stringify wrote them), with how many there are and the last one's id.
+    oldestRecordsAsJson: db.prepare<[number], { count: number; last: number | null; body: string }>(
+      `SELECT count(*) AS count, max(id) AS last,
+              json_group_array(json_object('originalMessageId', original_message_id, 'enqueuedTimeUtc', enqueued_time_utc,
+                                           'statusCode', status_code, 'description', description, 'deviceId', device_id,
+                                           'deviceGenerationId', device_generation_id) ORDER BY id) AS body
+       FROM (SELECT * FROM c2d_feedback_records ORDER BY id LIMIT ?)`,
     ),
     deleteRecordsThrough: db.prepare<[number]>('DELETE FROM c2d_feedback_records WHERE id <= ?'),
     insertBatch: db.prepare<[string, string, number]>(
@@ -173,5 +177,5 @@ export function toMessage(row: MessageRow): C2dMessage {
 }
 
 export function toBatch(row: BatchRow): FeedbackBatch {
-  return batchOfRow(row, JSON.parse(row.records) as FeedbackRecord[]);
+  return batchOfRow(row);
 }

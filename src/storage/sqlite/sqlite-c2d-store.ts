@@ -123,26 +123,16 @@ export class SqliteC2dStore implements C2dStore {
     return this.#sql.pendingRecords.get()!;
   }
 
-  async sealFeedback(batchId: string, max: number, now: number): Promise<FeedbackBatch | undefined> {
-    if (!(max > 0)) return undefined;
+  async sealFeedback(batchId: string, max: number, now: number): Promise<number> {
+    if (!(max > 0)) return 0;
     return this.#writes.run(() => {
-      const rows = this.#sql.oldestRecords.all(max);
-      if (rows.length === 0) return undefined;
-      // Field by field: a rest spread (`{ id, ...record }`) makes a slow dictionary-mode object per record.
-      const records = rows.map(
-        (r): FeedbackRecord => ({
-          originalMessageId: r.originalMessageId,
-          enqueuedTimeUtc: r.enqueuedTimeUtc,
-          statusCode: r.statusCode,
-          description: r.description,
-          deviceId: r.deviceId,
-          deviceGenerationId: r.deviceGenerationId,
-        }),
-      );
+      // SQLite writes the records' JSON itself: no row objects, no JSON.stringify (a third of sealing's cost).
+      const taken = this.#sql.oldestRecordsAsJson.get(max)!;
+      if (taken.count === 0) return 0;
       // The rows taken are the oldest, so they are exactly those up to the last one's id.
-      this.#sql.deleteRecordsThrough.run(rows[rows.length - 1]!.id);
-      this.#sql.insertBatch.run(batchId, JSON.stringify(records), now);
-      return { batchId, records, enqueuedTime: now, deliveryCount: 0 };
+      this.#sql.deleteRecordsThrough.run(taken.last!);
+      this.#sql.insertBatch.run(batchId, taken.body, now);
+      return taken.count;
     });
   }
 
