@@ -1,11 +1,13 @@
-// `npm run bench -- c2d [--devices N] [--seconds S] [--window W] [--rate R] [--bytes B] [--warmup S] [--hub-cpu-prof DIR]`:
+// `npm run bench -- c2d [--devices N] [--seconds S] [--window W] [--rate R] [--bytes B] [--warmup S] [--rounds K] [--hub-cpu-prof DIR]`:
 // cloud-to-device throughput and latency. N MQTT/TLS devices subscribe to their C2D topic at QoS 1 and PUBACK every
 // delivery; one back end (raw rhea, one AMQP/TLS connection) sends round-robin to them on /messages/devicebound with
 // `iothub-ack: full`, up to W messages unsettled, and takes feedback on /messages/serviceBound/feedback. Phase 1
 // sends as fast as the hub accepts for S seconds; phase 2 sends at half the rate phase 1 sustained (the lower of
 // accepted/s and delivered/s). --rate R runs one phase at R messages/s instead. A warm-up of --warmup S seconds (default
-// 2) at the fixed rate (or 5,000/s) comes first and is shown apart. --hub-cpu-prof DIR profiles the hub during each
-// phase and prints the heaviest functions.
+// 2) at the fixed rate (or 5,000/s) comes first and is shown apart. --rounds K repeats the saturated and half-rate
+// phases K times on the same hub and checks the targets on the medians: on a shared 2-core machine one phase's rate
+// drifts by 10-20% from minute to minute. --hub-cpu-prof DIR profiles the hub during each phase and prints the
+// heaviest functions.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { startHubProcess, type HubProcess } from '../test/support/hub-process.js';
 import { C2dLedger } from './support/c2d-ledger.js';
 import { connectC2dDevices, type C2dDevices } from './support/c2d-devices.js';
-import { acceptedRate, deliveredRate, printC2dReport, type C2dPhase } from './support/c2d-report.js';
+import { acceptedRate, deliveredRate, printC2dReport, type C2dPhase, type C2dPhaseKind } from './support/c2d-report.js';
 import { printProfile } from './support/cpu-profile-summary.js';
 import { sendFor } from './support/c2d-send-loop.js';
 import { c2dMessage, openC2dServiceClient, type C2dServiceClient } from './support/c2d-service-client.js';
@@ -42,6 +44,7 @@ export async function run(args: string[]): Promise<void> {
       bytes: { type: 'string', default: '64' },
       'hub-cpu-prof': { type: 'string' },
       warmup: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '1' },
     },
   });
   const devices = wholeNumber(values.devices, 'devices', 1);
@@ -49,6 +52,7 @@ export async function run(args: string[]): Promise<void> {
   const window = wholeNumber(values.window, 'window', 1);
   const bytes = wholeNumber(values.bytes, 'bytes', 1);
   const fixedRate = values.rate === undefined ? undefined : positiveNumber(values.rate, 'rate');
+  const rounds = wholeNumber(values.rounds, 'rounds', 1);
   const warmup = Number(values.warmup);
   if (!(warmup >= 0)) throw new Error(`--warmup must be a number of seconds >= 0, not ${values.warmup}`);
   const profDir = values['hub-cpu-prof'] === undefined ? undefined : resolve(values['hub-cpu-prof']);
@@ -85,17 +89,20 @@ export async function run(args: string[]): Promise<void> {
     if (fleet.connected < devices) throw new Error(`${devices - fleet.connected} of ${devices} devices did not connect and subscribe; first: ${fleet.errors[0]}`);
     service = await openC2dServiceClient(hub, (records, arrivedAt) => ledger.feedback(records, arrivedAt));
 
-    const runPhase = (name: string, rate: number | undefined, forSeconds = seconds) => phase(name, rate, { hub: hub!, service: service!, ledger, ids, seconds: forSeconds, window, profiler });
+    const runPhase = (kind: C2dPhaseKind, rate: number | undefined, round?: number, forSeconds = seconds) =>
+      phase(kind, rate, { hub: hub!, service: service!, ledger, ids, seconds: forSeconds, window, profiler, ...(rounds > 1 && round !== undefined ? { round } : {}) });
     // A fresh hub's first second (JIT, first message to each device, cold caches) is slower than any later one; it
     // is shown as its own row, not counted in the phases the targets are checked on.
-    if (warmup > 0) phases.push(await runPhase('warm-up', fixedRate ?? WARMUP_RATE, warmup));
-    if (fixedRate !== undefined) {
-      phases.push(await runPhase('fixed rate', fixedRate));
-    } else {
-      const saturated = await runPhase('saturated', undefined);
-      phases.push(saturated);
-      const half = Math.max(1, Math.round(Math.min(acceptedRate(saturated), deliveredRate(saturated)) / 2));
-      phases.push(await runPhase('half rate', half));
+    if (warmup > 0) phases.push(await runPhase('warm-up', fixedRate ?? WARMUP_RATE, undefined, warmup));
+    for (let round = 1; round <= rounds; round++) {
+      if (fixedRate !== undefined) {
+        phases.push(await runPhase('fixed rate', fixedRate, round));
+      } else {
+        const saturated = await runPhase('saturated', undefined, round);
+        phases.push(saturated);
+        const half = Math.max(1, Math.round(Math.min(acceptedRate(saturated), deliveredRate(saturated)) / 2));
+        phases.push(await runPhase('half rate', half, round));
+      }
     }
     errors.push(...fleet.errors);
   } finally {
@@ -109,8 +116,13 @@ export async function run(args: string[]): Promise<void> {
   for (const p of phases) if (p.profile !== undefined) printProfile(p.name, p.profile);
 }
 
-async function phase(name: string, rate: number | undefined, o: { hub: HubProcess; service: C2dServiceClient; ledger: C2dLedger; ids: string[]; seconds: number; window: number; profiler: HubCpuProfiler | undefined }): Promise<C2dPhase> {
+async function phase(
+  kind: C2dPhaseKind,
+  rate: number | undefined,
+  o: { hub: HubProcess; service: C2dServiceClient; ledger: C2dLedger; ids: string[]; seconds: number; window: number; profiler: HubCpuProfiler | undefined; round?: number },
+): Promise<C2dPhase> {
   const { ledger, ids } = o;
+  const name = o.round === undefined ? kind : `${kind} #${o.round}`;
   const pid = o.hub.child.pid!;
   const from = ledger.nextSeq;
   const deliveredBefore = ledger.deliveredTotal;
@@ -149,6 +161,7 @@ async function phase(name: string, rate: number | undefined, o: { hub: HubProces
   const profile = await o.profiler?.stop(`c2d-${name.replace(/[^a-z0-9]+/gi, '-')}`);
   return {
     name,
+    kind,
     rate,
     send,
     seconds: o.seconds,

@@ -24,7 +24,7 @@ import { scaleOutRun, type MeasuredRun } from './support/d2c-scale-out.js';
 import { printScaleOut } from './support/d2c-scale-out-report.js';
 import { registerMqttDevices } from './support/register-devices.js';
 import { wholeNumber } from './support/flags.js';
-import { cpuSeconds, fixed, percentile } from './support/stats.js';
+import { cpuSeconds, fixed, median, percentile } from './support/stats.js';
 
 interface Row {
   target: string;
@@ -204,10 +204,8 @@ function print(rows: Row[], rounds: number): void {
       if (lazuli && peer) ratios.push(rateOf(lazuli) / rateOf(peer));
     }
     if (ratios.length === 0) continue;
-    const sorted = [...ratios].sort((a, b) => a - b);
-    const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
     const each = ratios.length > 1 ? ` (median of ${ratios.map((r) => r.toFixed(2)).join(', ')})` : '';
-    console.log(`lazuli / ${name} msgs/s: ${median.toFixed(2)}${each}`);
+    console.log(`lazuli / ${name} msgs/s: ${median(ratios).toFixed(2)}${each}`);
   }
   if (rows.some((r) => r.result.errors.length > 0 || r.result.connected === 0)) process.exitCode = 1;
 }
