@@ -85,7 +85,7 @@ export class C2dService {
     }
     const ack = parseAck(content.applicationProperties[ACK_PROPERTY]);
     if (ack === undefined) throw new HubError('ArgumentInvalid', `${ACK_PROPERTY} must be none, positive, negative or full`);
-    const generationId = await this.generationOf(target);
+    const generationId = this.knownGeneration(target) ?? (await this.generationOf(target));
     const now = this.now();
     const expiry = content.properties.absoluteExpiryTime;
     if (expiry !== undefined && !Number.isFinite(expiry)) throw new HubError('ArgumentInvalid', 'absolute-expiry-time is not a time');
@@ -153,13 +153,13 @@ export class C2dService {
   }
 
   /** The device took the message: removed, feedback Success if asked. DeviceMessageLockLost if the lock is gone. */
-  async complete(target: C2dTarget, lockToken: string): Promise<void> {
-    await this.settle(target, lockToken, 'Success');
+  complete(target: C2dTarget, lockToken: string): Promise<void> {
+    return this.settle(target, lockToken, 'Success');
   }
 
   /** The device refused the message: dead-lettered, feedback Rejected if asked. */
-  async reject(target: C2dTarget, lockToken: string): Promise<void> {
-    await this.settle(target, lockToken, 'Rejected');
+  reject(target: C2dTarget, lockToken: string): Promise<void> {
+    return this.settle(target, lockToken, 'Rejected');
   }
 
   /** The device gave the message back: offered again, or dead-lettered once it has had its deliveries. */
@@ -221,10 +221,12 @@ export class C2dService {
     }
   }
 
-  private async settle(target: C2dTarget, lockToken: string, status: FeedbackStatus): Promise<void> {
-    const settled = await this.store.settle(target, lockToken, this.now(), status);
-    if (!settled) throw lockLost(target);
-    this.recorded([settled], status);
+  /** Not async, nor are its callers: every delivered message is settled, and each async layer costs a promise and a turn. */
+  private settle(target: C2dTarget, lockToken: string, status: FeedbackStatus): Promise<void> {
+    return this.store.settle(target, lockToken, this.now(), status).then((settled) => {
+      if (!settled) throw lockLost(target);
+      if (wantsFeedback(settled.ack, status)) this.feedback.recorded(1);
+    });
   }
 
   private recorded(messages: ReadonlyArray<Pick<C2dMessage, 'ack'>>, status: FeedbackStatus): void {
@@ -233,11 +235,17 @@ export class C2dService {
     this.feedback.recorded(records);
   }
 
+  /** The target's generation id when memory has it (no promise: it is there for nearly every message). */
+  private knownGeneration(target: C2dTarget): string | undefined {
+    const cached = this.generations.get(identityKey(target.deviceId, target.moduleId));
+    return cached !== undefined && cached.until > this.now() ? cached.generationId : undefined;
+  }
+
   private async generationOf(target: C2dTarget): Promise<string> {
+    const known = this.knownGeneration(target);
+    if (known !== undefined) return known;
     const key = identityKey(target.deviceId, target.moduleId);
     const now = this.now();
-    const cached = this.generations.get(key);
-    if (cached && cached.until > now) return cached.generationId;
     const generationId = await this.readGeneration(target);
     if (this.generations.size >= GENERATION_CACHE_ENTRIES) this.generations.clear();
     this.generations.set(key, { generationId, until: now + GENERATION_CACHE_MS });

@@ -2,7 +2,7 @@ import { enqueuedMessage, feedbackRecordFor, feedbackRecordOf, lockedMessage, wa
 import type { MessageProperties } from '../../domain/message.js';
 import { QUEUE_FULL, type C2dStore, type LockRequest, type SettledC2dMessage } from '../../ports/c2d-store.js';
 import { messageKey, messageParams, prepareC2dStatements, toBatch, toMessage, type C2dStatements, type MessageKey } from './c2d-statements.js';
-import { queueKey, settledOf, unlocked } from '../c2d-rows.js';
+import { queueKey, settledOf, unlocked, type QueueKey } from '../c2d-rows.js';
 import type { SqliteDatabase } from './database.js';
 import { TransactionGroupCommit } from './transaction-group-commit.js';
 
@@ -27,8 +27,11 @@ export class SqliteC2dStore implements C2dStore {
     this.#writes = new TransactionGroupCommit(db, MAX_BATCH);
   }
 
-  async enqueue(message: NewC2dMessage, maxDepth: number, lock?: LockRequest): Promise<C2dMessage | typeof QUEUE_FULL> {
-    const key = queueKey(message);
+  // enqueue and settle run for every message: not async (an async layer costs a promise and a turn), so an invalid
+  // target is turned into a rejection by hand.
+  enqueue(message: NewC2dMessage, maxDepth: number, lock?: LockRequest): Promise<C2dMessage | typeof QUEUE_FULL> {
+    const key = keyOf(message);
+    if (key instanceof Error) return Promise.reject(key);
     return this.#writes.run(() => {
       const now = lock?.now ?? 0;
       const queue = this.#sql.queueState.get(now, now, key.deviceId, key.moduleId)!;
@@ -60,8 +63,9 @@ export class SqliteC2dStore implements C2dStore {
     });
   }
 
-  async settle(target: C2dTarget, lockToken: string, now: number, status?: FeedbackStatus): Promise<SettledC2dMessage | undefined> {
-    const key = queueKey(target);
+  settle(target: C2dTarget, lockToken: string, now: number, status?: FeedbackStatus): Promise<SettledC2dMessage | undefined> {
+    const key = keyOf(target);
+    if (key instanceof Error) return Promise.reject(key);
     return this.#writes.run(() => {
       const row = this.#sql.selectHeldForSettle.get(lockToken, key.deviceId, key.moduleId, now);
       if (row === undefined) return undefined;
@@ -177,5 +181,14 @@ export class SqliteC2dStore implements C2dStore {
 
   #insertRecord(r: FeedbackRecord): void {
     this.#sql.insertRecord.run(r.originalMessageId, r.enqueuedTimeUtc, r.statusCode, r.description, r.deviceId, r.deviceGenerationId);
+  }
+}
+
+/** The target's queue key, or the error queueKey throws for it. */
+function keyOf(target: C2dTarget): QueueKey | Error {
+  try {
+    return queueKey(target);
+  } catch (err) {
+    return err as Error;
   }
 }

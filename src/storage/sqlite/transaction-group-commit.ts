@@ -43,12 +43,13 @@ export class TransactionGroupCommit {
     this.#writer = new GroupCommit<Write, Outcome>({ commit, committed: () => {}, maxBatch, durability: walSyncFor(db) });
   }
 
-  /** Runs `write` (synchronous SQLite work) in the next batch; resolves what it returned, once committed. */
-  async run<T>(write: () => T): Promise<T> {
-    if (this.#closed) throw new Error('the store is closed');
-    const outcome = await this.#writer.submit(write);
-    if (!outcome.ok) throw outcome.error;
-    return outcome.value as T;
+  /**
+   * Runs `write` (synchronous SQLite work) in the next batch; resolves what it returned, once committed. Not async:
+   * every C2D message and twin update passes here, and an async layer costs a promise and a turn.
+   */
+  run<T>(write: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error('the store is closed'));
+    return this.#writer.submit(write).then(valueOf) as Promise<T>;
   }
 
   /** Commits what is queued and waits until it is durable; later writes are refused. */
@@ -56,4 +57,9 @@ export class TransactionGroupCommit {
     this.#closed = true;
     await this.#writer.close();
   }
+}
+
+function valueOf(outcome: Outcome): unknown {
+  if (!outcome.ok) throw outcome.error;
+  return outcome.value;
 }
