@@ -15,6 +15,18 @@ export interface GroupCommitOptions<T, R> {
    * durable. A batch's promises settle only then; batches still settle in commit order. Closed with the group commit.
    */
   durability?: Durability | undefined;
+  /** Spacing between batches while many writers are active (see GroupCommitPacing); none by default. */
+  pacing?: GroupCommitPacing | undefined;
+}
+
+/**
+ * A batch of at least `fromBatch` items says that several writers are active: the next batch is then committed no
+ * sooner than `minIntervalMs` after it began, gathering more items per commit. A lone writer (smaller batches) is
+ * never delayed, so a caller that waits for each write before the next keeps its pace.
+ */
+export interface GroupCommitPacing {
+  minIntervalMs: number;
+  fromBatch: number;
 }
 
 export interface Durability {
@@ -45,6 +57,9 @@ export class GroupCommit<T, R> {
   #syncing: Promise<void> = Promise.resolve();
   /** A sync is running: the next batch waits for it, gathering what arrives meanwhile. */
   #syncBusy = false;
+  /** When the next batch may be committed (performance.now()), by the pacing; 0: at once. */
+  #notBefore = 0;
+  #pacingTimer: NodeJS.Timeout | undefined;
 
   constructor(options: GroupCommitOptions<T, R>) {
     this.#options = options;
@@ -61,6 +76,8 @@ export class GroupCommit<T, R> {
   async close(): Promise<void> {
     if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
     this.#scheduled = undefined;
+    clearTimeout(this.#pacingTimer);
+    this.#pacingTimer = undefined;
     while (this.#queue.length > 0) this.#commitBatch();
     await this.#syncing;
     await this.#options.durability?.close();
@@ -78,7 +95,15 @@ export class GroupCommit<T, R> {
   }
 
   #schedule(): void {
-    if (this.#syncBusy) return; // scheduled again when the sync ends
+    if (this.#syncBusy || this.#pacingTimer !== undefined) return; // scheduled again when the sync or the wait ends
+    const wait = this.#notBefore - performance.now();
+    if (wait > 0) {
+      this.#pacingTimer = setTimeout(() => {
+        this.#pacingTimer = undefined;
+        this.#schedule();
+      }, wait);
+      return;
+    }
     this.#scheduled ??= setImmediate(() => this.#flush());
   }
 
@@ -91,6 +116,8 @@ export class GroupCommit<T, R> {
       batch = batch.slice(0, maxBatch);
       this.#queue = this.#queue.slice(maxBatch);
     }
+    const { pacing } = this.#options;
+    if (pacing !== undefined) this.#notBefore = batch.length >= pacing.fromBatch ? performance.now() + pacing.minIntervalMs : 0;
     let results: R[];
     try {
       results = this.#options.commit(batch.map((p) => p.item));

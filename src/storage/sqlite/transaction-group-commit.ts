@@ -3,6 +3,15 @@ import { GroupCommit } from './group-commit.js';
 import { walSyncFor } from './wal-sync.js';
 
 type Write = () => unknown;
+
+/**
+ * C2D and twin writes touch pages all over their tables (a queue or a twin per device), so a commit of a few writes
+ * still writes dozens of pages to the WAL and syncs it. At 5,000 C2D messages/s (10,000 writes/s) the commits
+ * followed each other as fast as the WAL synced, a few writes each: spacing them 2 ms apart once four or more
+ * writes come together took the hub from 190 to 125-160 µs of CPU per message (88-95% to 58-81% of a core), for
+ * 2 ms more latency (p50 1 -> 3 ms, p99 unchanged). A writer alone is never held back.
+ */
+const PACING = { minIntervalMs: 2, fromBatch: 4 };
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /**
@@ -40,7 +49,7 @@ export class TransactionGroupCommit {
         return eachAlone.immediate(writes);
       }
     };
-    this.#writer = new GroupCommit<Write, Outcome>({ commit, committed: () => {}, maxBatch, durability: walSyncFor(db) });
+    this.#writer = new GroupCommit<Write, Outcome>({ commit, committed: () => {}, maxBatch, durability: walSyncFor(db), pacing: PACING });
   }
 
   /**
