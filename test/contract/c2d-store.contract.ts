@@ -555,7 +555,9 @@ export function c2dStoreContract(harness: C2dStoreHarness): void {
         assert.equal(await store.pendingFeedbackCount(), 0);
         assert.equal(await store.sealFeedback('batch-3', 100, T0 + 4), 0);
         const [first, second] = [lockAt(T0 + 5), lockAt(T0 + 5)];
-        assert.deepEqual(withRecords(await store.lockNextFeedback(first)), {
+        const firstBatch = await store.lockNextFeedback(first);
+        assert.equal(firstBatch?.body, JSON.stringify(records.slice(0, 2)), 'the body is the records as compact JSON, in order');
+        assert.deepEqual(withRecords(firstBatch), {
           batchId: 'batch-1',
           records: records.slice(0, 2),
           enqueuedTime: T0 + 1,

@@ -78,14 +78,15 @@ export const C2D_SQL = {
   pendingRecords: 'SELECT count(*)::integer AS n FROM c2d_feedback_records',
   // One statement: the oldest records ($2 at most) leave and the batch holding them ($1, at $3) arrives together, or
   // neither happens (a duplicate batch id fails the whole statement). SKIP LOCKED: two nodes sealing at once take
-  // disjoint records.
+  // disjoint records. The body is the records' own text joined by commas: compact, as JSON.stringify writes it
+  // (json_agg would put a newline between them).
   sealRecords: `
     WITH taken AS (
       DELETE FROM c2d_feedback_records WHERE id IN (
         SELECT id FROM c2d_feedback_records ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
       RETURNING id, record)
     INSERT INTO c2d_feedback_batches (batch_id, records, enqueued_time, delivery_count)
-    SELECT $1, json_agg(record ORDER BY id), $3, 0 FROM taken HAVING count(*) > 0
+    SELECT $1, ('[' || string_agg(record::text, ',' ORDER BY id) || ']')::json, $3, 0 FROM taken HAVING count(*) > 0
     RETURNING json_array_length(records) AS n`,
   lockNextBatch: `
     UPDATE c2d_feedback_batches SET lock_token = $1, locked_until = $2, delivery_count = delivery_count + 1
