@@ -1,4 +1,4 @@
-// `npm run bench -- d2c [--devices N] [--seconds S] [--bytes B] [--inflight K] [--peers aedes,mosquitto|none] [--rounds R] [--nodes N] [--hub-cpu-prof DIR]`:
+// `npm run bench -- d2c [--devices N] [--seconds S] [--bytes B] [--inflight K] [--rate M] [--peers aedes,mosquitto|none] [--rounds R] [--nodes N] [--hub-cpu-prof DIR]`:
 // N devices publish telemetry over MQTT/TLS at QoS 1. For Lazuli a PUBACK means "durable"; the figures are durable
 // messages/s, PUBACK latency, and publish-to-Event-Hub-receive latency. The same load then runs against peer
 // brokers on this machine (TLS, same certificate) and the ratio is printed. With --nodes N the load then runs against
@@ -6,6 +6,8 @@
 // with the CPU of each node, nats-server, postgres and the load generator. --hub-cpu-prof DIR profiles the embedded hub
 // during its throughput run and prints where its time went. --rounds R repeats Lazuli and its peers R times, one after
 // the other, and prints the median ratio: on a shared machine whose speed drifts, one round's ratio can be far off.
+// --rate M paces the load to M messages/s in all (each device on a schedule, K in flight at most): every target then
+// carries the same load, and the ratio printed is of server CPU per message, which drifts less than a saturated rate.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -47,6 +49,7 @@ export async function run(args: string[]): Promise<void> {
       peers: { type: 'string', default: 'aedes,mosquitto' },
       nodes: { type: 'string' },
       rounds: { type: 'string', default: '1' },
+      rate: { type: 'string' },
       'hub-cpu-prof': { type: 'string' },
     },
   });
@@ -58,8 +61,9 @@ export async function run(args: string[]): Promise<void> {
   const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
   const profDir = values['hub-cpu-prof'] === undefined ? undefined : resolve(values['hub-cpu-prof']);
   const rounds = wholeNumber(values.rounds, 'rounds', 1);
+  const rate = values.rate === undefined ? undefined : wholeNumber(values.rate, 'rate', 1);
   if (nodes !== undefined && !(Number.isInteger(nodes) && nodes >= 1)) throw new Error(`--nodes must be a whole number of at least 1, not "${values.nodes}"`);
-  console.log(`d2c: ${devices} devices, MQTT 3.1.1/TLS QoS 1, ${bytes}-byte messages, ${inflight} in flight per device, ${seconds} s per target, ${availableParallelism()} cores, node ${process.version}`);
+  console.log(`d2c: ${devices} devices, MQTT 3.1.1/TLS QoS 1, ${bytes}-byte messages, ${inflight} in flight per device${rate === undefined ? '' : `, paced to ${rate} msgs/s in all`}, ${seconds} s per target, ${availableParallelism()} cores, node ${process.version}`);
 
   const dataDir = mkdtempSync(join(tmpdir(), 'lazuli-bench-d2c-'));
   const rows: Row[] = [];
@@ -71,14 +75,14 @@ export async function run(args: string[]): Promise<void> {
       hub = await startHubProcess(dataDir, ['--https-port', '0', '--mqtt-port', '0', '--amqp-port', '0', '--log-level', 'warn'], profDir === undefined ? {} : profilingEnv(profDir));
       load ??= await registerDevices(hub, devices); // the data dir keeps them for later rounds
       const profiler = profDir === undefined || round > 1 ? undefined : new HubCpuProfiler(profDir, hub.child.pid!);
-      const lazuli = await lazuliRun(hub, load, { seconds, bytes, inflight, profiler, endToEnd: round === 1 });
+      const lazuli = await lazuliRun(hub, load, { seconds, bytes, inflight, rate, profiler, endToEnd: round === 1 });
       rows.push({ ...lazuli.row, round });
       embedded ??= lazuli.measured;
       const { ca } = hub; // the peers serve the hub's certificate
       await hub.stop();
       hub = undefined;
       for (const name of peers) {
-        const row = await peerRun(name, dataDir, ca, load, { seconds, bytes, inflight });
+        const row = await peerRun(name, dataDir, ca, load, { seconds, bytes, inflight, rate });
         if (row) rows.push({ ...row, round });
       }
     }
@@ -86,7 +90,7 @@ export async function run(args: string[]): Promise<void> {
     await hub?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
-  print(rows, rounds);
+  print(rows, rounds, rate !== undefined);
   if (nodes === undefined || embedded === undefined) return;
   try {
     printScaleOut([embedded, await scaleOutRun(nodes, devices, { seconds, bytes, inflight })]);
@@ -97,7 +101,7 @@ export async function run(args: string[]): Promise<void> {
 }
 
 /** A peer broker on the hub's certificate (the data dir's), under the same load. */
-async function peerRun(name: string, dataDir: string, ca: string, load: LoadDevice[], o: { seconds: number; bytes: number; inflight: number }): Promise<Omit<Row, 'round'> | undefined> {
+async function peerRun(name: string, dataDir: string, ca: string, load: LoadDevice[], o: { seconds: number; bytes: number; inflight: number; rate: number | undefined }): Promise<Omit<Row, 'round'> | undefined> {
   const cert = join(dataDir, 'server.pem');
   const key = join(dataDir, 'server-key.pem');
   let peer: PeerBroker;
@@ -126,7 +130,7 @@ async function registerDevices(hub: HubProcess, count: number): Promise<LoadDevi
 async function lazuliRun(
   hub: HubProcess,
   devices: LoadDevice[],
-  o: { seconds: number; bytes: number; inflight: number; profiler?: HubCpuProfiler | undefined; endToEnd: boolean },
+  o: { seconds: number; bytes: number; inflight: number; rate: number | undefined; profiler?: HubCpuProfiler | undefined; endToEnd: boolean },
 ): Promise<{ row: Omit<Row, 'round'>; measured: MeasuredRun }> {
   // Throughput first, with nothing else in this process: on two cores the load generator needs one to itself.
   const cpu0 = cpuSeconds(hub.child.pid!);
@@ -184,7 +188,7 @@ function timestamped(device: number, sequence: number, bytes: number): Buffer {
   return out;
 }
 
-function print(rows: Row[], rounds: number): void {
+function print(rows: Row[], rounds: number, paced: boolean): void {
   const table = rows.map((r) => {
     const lat = r.result.latencies.map((ns) => Number(ns) / 1e6).sort((a, b) => a - b);
     const e2e = (r.e2e ?? []).sort((a, b) => a - b);
@@ -201,13 +205,19 @@ function print(rows: Row[], rounds: number): void {
     for (let round = 1; round <= rounds; round++) {
       const lazuli = rows.find((r) => r.target === 'lazuli' && r.round === round);
       const peer = rows.find((r) => r.target === name && r.round === round);
-      if (lazuli && peer) ratios.push(rateOf(lazuli) / rateOf(peer));
+      if (!lazuli || !peer) continue;
+      if (!paced) ratios.push(rateOf(lazuli) / rateOf(peer));
+      else if (lazuli.cpuS !== undefined && peer.cpuS !== undefined) ratios.push(cpuPerMessage(lazuli) / cpuPerMessage(peer));
     }
     if (ratios.length === 0) continue;
     const each = ratios.length > 1 ? ` (median of ${ratios.map((r) => r.toFixed(2)).join(', ')})` : '';
-    console.log(`lazuli / ${name} msgs/s: ${median(ratios).toFixed(2)}${each}`);
+    console.log(`lazuli / ${name} ${paced ? 'server CPU per message (below 1: Lazuli spends less)' : 'msgs/s'}: ${median(ratios).toFixed(2)}${each}`);
   }
   if (rows.some((r) => r.result.errors.length > 0 || r.result.connected === 0)) process.exitCode = 1;
+}
+
+function cpuPerMessage(r: Row): number {
+  return r.cpuS! / r.result.acked;
 }
 
 function rateOf(r: Row): number {

@@ -20,8 +20,13 @@ export interface MqttLoadOptions {
   /** ...or after this long, whichever comes first. */
   maxDurationMs: number;
   payloadBytes: number;
-  /** QoS 1 publishes each device keeps awaiting PUBACK. */
+  /** QoS 1 publishes each device keeps awaiting PUBACK (with a rate: at most). */
   inflightPerDevice: number;
+  /**
+   * Messages/s each device sends, on a schedule (devices spread evenly over the period); without it each device
+   * sends as fast as PUBACKs come back. A device whose window is full skips the slots it misses.
+   */
+  ratePerDevice?: number;
   /** How many devices connect at once while ramping up. */
   connectConcurrency?: number;
   /** Called for every PUBACK, after the hub made the message durable. */
@@ -92,6 +97,30 @@ export async function runMqttLoad(o: MqttLoadOptions): Promise<MqttLoadResult> {
             conn.socket.uncork();
             if (conn.pending.size === 0) resolve();
           };
+          if (o.ratePerDevice !== undefined) {
+            // Paced: one message per slot, the first slot offset by the device's place in the fleet.
+            const periodMs = 1000 / o.ratePerDevice;
+            const send = () => {
+              if (conn.socket.destroyed) return clearInterval(timer);
+              if (Date.now() >= deadline) {
+                clearInterval(timer);
+                if (conn.pending.size === 0) resolve();
+                return;
+              }
+              if (conn.pending.size >= o.inflightPerDevice || next >= o.messagesPerDevice) return;
+              const messageId = nextId;
+              nextId = (nextId % 65535) + 1;
+              ids.set(messageId, next);
+              conn.pending.set(messageId, process.hrtime.bigint());
+              conn.socket.write(mqttPacket.generate({ cmd: 'publish', topic: o.devices[conn.index]!.topic, payload: payloadOf(conn.index, next), qos: 1, messageId, retain: false, dup: false }));
+              next++;
+            };
+            let timer: NodeJS.Timeout | undefined;
+            setTimeout(() => {
+              timer = setInterval(send, periodMs);
+              send();
+            }, (conn.index / ready.length) * periodMs);
+          }
           conn.parser.on('packet', (packet) => {
             if (packet.cmd !== 'puback' || packet.messageId === undefined) return;
             const sentAt = conn.pending.get(packet.messageId);
@@ -102,14 +131,15 @@ export async function runMqttLoad(o: MqttLoadOptions): Promise<MqttLoadResult> {
             result.acked++;
             o.onAck?.(conn.index, ids.get(packet.messageId)!, latency);
             ids.delete(packet.messageId);
-            scheduleRefill();
+            if (o.ratePerDevice === undefined) scheduleRefill();
+            else if (conn.pending.size === 0 && Date.now() >= deadline) resolve();
           });
           conn.socket.once('close', () => {
             if (conn.pending.size > 0) result.errors.push(`device ${conn.index}: connection closed with ${conn.pending.size} unacknowledged`);
             conn.pending.clear();
             resolve();
           });
-          publish();
+          if (o.ratePerDevice === undefined) publish();
         }),
     ),
   );
