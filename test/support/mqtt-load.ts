@@ -84,16 +84,20 @@ export async function runMqttLoad(o: MqttLoadOptions): Promise<MqttLoadResult> {
               publish();
             });
           };
+          /** Publishes the device's next message, if its window has room. */
+          const publishNext = (): boolean => {
+            if (conn.pending.size >= o.inflightPerDevice || next >= o.messagesPerDevice) return false;
+            const messageId = nextId;
+            nextId = (nextId % 65535) + 1;
+            ids.set(messageId, next);
+            conn.pending.set(messageId, process.hrtime.bigint());
+            conn.socket.write(mqttPacket.generate({ cmd: 'publish', topic: o.devices[conn.index]!.topic, payload: payloadOf(conn.index, next), qos: 1, messageId, retain: false, dup: false }));
+            next++;
+            return true;
+          };
           const publish = () => {
             conn.socket.cork();
-            while (conn.pending.size < o.inflightPerDevice && next < o.messagesPerDevice && Date.now() < deadline) {
-              const messageId = nextId;
-              nextId = (nextId % 65535) + 1;
-              ids.set(messageId, next);
-              conn.pending.set(messageId, process.hrtime.bigint());
-              conn.socket.write(mqttPacket.generate({ cmd: 'publish', topic: o.devices[conn.index]!.topic, payload: payloadOf(conn.index, next), qos: 1, messageId, retain: false, dup: false }));
-              next++;
-            }
+            while (Date.now() < deadline && publishNext());
             conn.socket.uncork();
             if (conn.pending.size === 0) resolve();
           };
@@ -107,13 +111,7 @@ export async function runMqttLoad(o: MqttLoadOptions): Promise<MqttLoadResult> {
                 if (conn.pending.size === 0) resolve();
                 return;
               }
-              if (conn.pending.size >= o.inflightPerDevice || next >= o.messagesPerDevice) return;
-              const messageId = nextId;
-              nextId = (nextId % 65535) + 1;
-              ids.set(messageId, next);
-              conn.pending.set(messageId, process.hrtime.bigint());
-              conn.socket.write(mqttPacket.generate({ cmd: 'publish', topic: o.devices[conn.index]!.topic, payload: payloadOf(conn.index, next), qos: 1, messageId, retain: false, dup: false }));
-              next++;
+              publishNext();
             };
             let timer: NodeJS.Timeout | undefined;
             setTimeout(() => {
