@@ -16,62 +16,60 @@ async function until(condition: () => boolean, what: string, timeoutMs = 10_000)
 }
 
 const autocheckpoint = (db: SqliteDatabase) => Number(db.pragma('wal_autocheckpoint', { simple: true }));
-const PAYLOAD = Buffer.alloc(4000, 1); // about one page per row
 
-test('the worker checkpoints while the connection does not, and keeps the WAL bounded under a steady load', async () => {
+/** Runs `body` on a fresh database file opened as the hub opens its group-committed connections. */
+async function withWalSyncDatabase(body: (db: SqliteDatabase, file: string) => Promise<void>): Promise<void> {
   const { file, remove } = tempDatabaseFile();
   const db = openSqliteDatabase(file, { durability: 'wal-sync' });
   try {
-    db.exec('CREATE TABLE t (v BLOB)');
-    const insert = db.prepare('INSERT INTO t VALUES (?)');
-    const checkpointer = new WalCheckpointer(db, { intervalMs: 5, restartPages: 300 });
-    try {
-    await until(() => checkpointer.active, 'the worker took the checkpoints over');
-    assert.equal(autocheckpoint(db), 0, 'the connection no longer checkpoints in its commits');
-    const dbBytesBefore = fs.statSync(file).size;
-    let largestWal = 0;
-    // 6,000 pages in commits of 20: SQLite alone would have checkpointed 6 times, in these commits.
-    for (let commit = 0; commit < 300; commit++) {
-      db.transaction(() => {
-        for (let i = 0; i < 20; i++) insert.run(PAYLOAD);
-      })();
-      largestWal = Math.max(largestWal, fs.statSync(`${file}-wal`).size);
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    await until(() => fs.statSync(file).size > dbBytesBefore + 1000 * 4096, 'the rows reached the database file');
-    assert.ok(largestWal < 2000 * 4096, `the WAL started over as it grew (largest ${largestWal} bytes for 6,000 pages written)`);
-    await checkpointer.close();
-    assert.equal(checkpointer.active, false);
-    assert.equal(autocheckpoint(db), 1000, 'after the worker stopped the connection checkpoints for itself again');
-    assert.equal(db.prepare('SELECT count(*) FROM t').pluck().get(), 6000);
-    } finally {
-      await checkpointer.close();
-    }
+    await body(db, file);
   } finally {
     db.close();
     remove();
   }
-});
+}
+const PAYLOAD = Buffer.alloc(4000, 1); // about one page per row
 
-test('a worker that cannot open the database leaves the connection checkpointing for itself', async () => {
-  const { file, remove } = tempDatabaseFile();
-  const db = openSqliteDatabase(file, { durability: 'wal-sync' });
-  try {
+test('the worker checkpoints while the connection does not, and keeps the WAL bounded under a steady load', () =>
+  withWalSyncDatabase(async (db, file) => {
+    db.exec('CREATE TABLE t (v BLOB)');
+    const insert = db.prepare('INSERT INTO t VALUES (?)');
+    const checkpointer = new WalCheckpointer(db, { intervalMs: 5, restartPages: 300 });
+    try {
+      await until(() => checkpointer.active, 'the worker took the checkpoints over');
+      assert.equal(autocheckpoint(db), 0, 'the connection no longer checkpoints in its commits');
+      const dbBytesBefore = fs.statSync(file).size;
+      let largestWal = 0;
+      // 6,000 pages in commits of 20: SQLite alone would have checkpointed 6 times, in these commits.
+      for (let commit = 0; commit < 300; commit++) {
+        db.transaction(() => {
+          for (let i = 0; i < 20; i++) insert.run(PAYLOAD);
+        })();
+        largestWal = Math.max(largestWal, fs.statSync(`${file}-wal`).size);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await until(() => fs.statSync(file).size > dbBytesBefore + 1000 * 4096, 'the rows reached the database file');
+      assert.ok(largestWal < 2000 * 4096, `the WAL started over as it grew (largest ${largestWal} bytes for 6,000 pages written)`);
+      await checkpointer.close();
+      assert.equal(checkpointer.active, false);
+      assert.equal(autocheckpoint(db), 1000, 'after the worker stopped the connection checkpoints for itself again');
+      assert.equal(db.prepare('SELECT count(*) FROM t').pluck().get(), 6000);
+    } finally {
+      await checkpointer.close();
+    }
+  }));
+
+test('a worker that cannot open the database leaves the connection checkpointing for itself', () =>
+  withWalSyncDatabase(async (db, file) => {
     fs.renameSync(file, `${file}.moved`); // the connection keeps its open file; the worker finds none
     const checkpointer = new WalCheckpointer(db, { intervalMs: 5 });
     await checkpointer.close();
     assert.equal(checkpointer.active, false);
     assert.equal(autocheckpoint(db), 1000);
-  } finally {
-    db.close();
-    remove();
-  }
-});
+  }));
 
-test('group commits on one connection share its WAL sync: its checkpoint worker starts once the WAL passed 1 MiB and stops with the last of them', async () => {
-  const { file, remove } = tempDatabaseFile();
-  const db = openSqliteDatabase(file, { durability: 'wal-sync' });
-  try {
+test('group commits on one connection share its WAL sync: its checkpoint worker starts once the WAL passed 1 MiB and stops with the last of them', () =>
+  withWalSyncDatabase(async (db) => {
     db.exec('CREATE TABLE t (v BLOB)');
     const insert = db.prepare('INSERT INTO t VALUES (?)');
     const writer = () =>
@@ -92,8 +90,4 @@ test('group commits on one connection share its WAL sync: its checkpoint worker 
     assert.ok((await b.submit(PAYLOAD)) > 400, 'the other group commit still commits and syncs');
     await b.close();
     assert.equal(autocheckpoint(db), 1000, 'closing the last group commit stops the worker');
-  } finally {
-    db.close();
-    remove();
-  }
-});
+  }));

@@ -225,7 +225,7 @@ export class C2dService {
   private settle(target: C2dTarget, lockToken: string, status: FeedbackStatus): Promise<void> {
     return this.store.settle(target, lockToken, this.now(), status).then((settled) => {
       if (!settled) throw lockLost(target);
-      if (wantsFeedback(settled.ack, status)) this.feedback.recorded(1);
+      this.recorded([settled], status);
     });
   }
 

@@ -2,7 +2,7 @@ import { enqueuedMessage, feedbackRecordFor, feedbackRecordOf, lockedMessage, wa
 import type { MessageProperties } from '../../domain/message.js';
 import { QUEUE_FULL, type C2dStore, type LockRequest, type SettledC2dMessage } from '../../ports/c2d-store.js';
 import { messageKey, messageParams, prepareC2dStatements, toBatch, toMessage, type C2dStatements, type MessageKey } from './c2d-statements.js';
-import { queueKey, settledOf, unlocked, type QueueKey } from '../c2d-rows.js';
+import { queueKey, settledOf, unlocked } from '../c2d-rows.js';
 import type { SqliteDatabase } from './database.js';
 import { TransactionGroupCommit } from './transaction-group-commit.js';
 
@@ -27,12 +27,11 @@ export class SqliteC2dStore implements C2dStore {
     this.#writes = new TransactionGroupCommit(db, MAX_BATCH);
   }
 
-  // enqueue and settle run for every message: not async (an async layer costs a promise and a turn), so an invalid
-  // target is turned into a rejection by hand.
+  // enqueue and settle run for every message: not async (an async layer costs a promise and a turn). An invalid
+  // target throws inside the write, which rejects that write alone.
   enqueue(message: NewC2dMessage, maxDepth: number, lock?: LockRequest): Promise<C2dMessage | typeof QUEUE_FULL> {
-    const key = keyOf(message);
-    if (key instanceof Error) return Promise.reject(key);
     return this.#writes.run(() => {
+      const key = queueKey(message);
       const now = lock?.now ?? 0;
       const queue = this.#sql.queueState.get(now, now, key.deviceId, key.moduleId)!;
       // Every stored message counts, expired ones not yet removed included: the table never holds more than maxDepth.
@@ -64,9 +63,8 @@ export class SqliteC2dStore implements C2dStore {
   }
 
   settle(target: C2dTarget, lockToken: string, now: number, status?: FeedbackStatus): Promise<SettledC2dMessage | undefined> {
-    const key = keyOf(target);
-    if (key instanceof Error) return Promise.reject(key);
     return this.#writes.run(() => {
+      const key = queueKey(target);
       const row = this.#sql.selectHeldForSettle.get(lockToken, key.deviceId, key.moduleId, now);
       if (row === undefined) return undefined;
       this.#sql.deleteAt.run(key.deviceId, key.moduleId, row.sequence_number);
@@ -181,14 +179,5 @@ export class SqliteC2dStore implements C2dStore {
 
   #insertRecord(r: FeedbackRecord): void {
     this.#sql.insertRecord.run(r.originalMessageId, r.enqueuedTimeUtc, r.statusCode, r.description, r.deviceId, r.deviceGenerationId);
-  }
-}
-
-/** The target's queue key, or the error queueKey throws for it. */
-function keyOf(target: C2dTarget): QueueKey | Error {
-  try {
-    return queueKey(target);
-  } catch (err) {
-    return err as Error;
   }
 }

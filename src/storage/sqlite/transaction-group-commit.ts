@@ -3,6 +3,7 @@ import { GroupCommit } from './group-commit.js';
 import { walSyncFor } from './wal-sync.js';
 
 type Write = () => unknown;
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /**
  * C2D and twin writes touch pages all over their tables (a queue or a twin per device), so a commit of a few writes
@@ -12,7 +13,6 @@ type Write = () => unknown;
  * 2 ms more latency (p50 1 -> 3 ms, p99 unchanged). A writer alone is never held back.
  */
 const PACING = { minIntervalMs: 2, fromBatch: 4 };
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /**
  * Group commit of arbitrary writes on one database: the writes submitted in one event-loop turn run in order in ONE
