@@ -74,6 +74,10 @@ export function prepareC2dStatements(db: SqliteDatabase) {
     deleteAt: db.prepare<[deviceId: string, moduleId: string, sequenceNumber: number]>(
       'DELETE FROM c2d_messages WHERE device_id = ? AND module_id = ? AND sequence_number = ?',
     ),
+    // Settle with the store's hint of where the lock is (C2dLockHints): by key, still checking the lock on the row.
+    deleteHeldAt: db.prepare<[deviceId: string, moduleId: string, sequenceNumber: number, token: string, now: number]>(
+      'DELETE FROM c2d_messages WHERE device_id = ? AND module_id = ? AND sequence_number = ? AND lock_token = ? AND locked_until > ?',
+    ),
     // Walks the expiry index; a message whose lock has ended is not locked, so it expires.
     selectExpired: db.prepare<[{ now: number; limit: number }], MessageKey>(
       `SELECT device_id AS deviceId, module_id AS moduleId, sequence_number AS sequenceNumber FROM c2d_messages

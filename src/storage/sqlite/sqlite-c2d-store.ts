@@ -2,7 +2,8 @@ import { enqueuedMessage, feedbackRecordFor, feedbackRecordOf, lockedMessage, wa
 import type { MessageProperties } from '../../domain/message.js';
 import { QUEUE_FULL, type C2dStore, type LockRequest, type SettledC2dMessage } from '../../ports/c2d-store.js';
 import { messageKey, messageParams, prepareC2dStatements, toBatch, toMessage, type C2dStatements, type MessageKey } from './c2d-statements.js';
-import { queueKey, settledOf, unlocked } from '../c2d-rows.js';
+import { queueKey, settledOf, unlocked, type QueueKey } from '../c2d-rows.js';
+import { C2dLockHints, type LockHint } from './c2d-lock-hints.js';
 import type { SqliteDatabase } from './database.js';
 import { TransactionGroupCommit } from './transaction-group-commit.js';
 
@@ -21,6 +22,7 @@ const MAX_BATCH = 512;
 export class SqliteC2dStore implements C2dStore {
   readonly #sql: C2dStatements;
   readonly #writes: TransactionGroupCommit;
+  readonly #locks = new C2dLockHints();
 
   constructor(db: SqliteDatabase) {
     this.#sql = prepareC2dStatements(db);
@@ -39,7 +41,10 @@ export class SqliteC2dStore implements C2dStore {
       const sequenceNumber = this.#sql.nextSequence.get(key.deviceId, key.moduleId)!;
       const first = lock !== undefined && message.expiryTime > lock.now && queue.visible === 0;
       this.#sql.insertMessage.run(...messageParams(message, sequenceNumber, first ? lock : undefined));
-      return first ? lockedMessage(message, sequenceNumber, lock) : enqueuedMessage(message, sequenceNumber);
+      if (!first) return enqueuedMessage(message, sequenceNumber);
+      const locked = lockedMessage(message, sequenceNumber, lock);
+      this.#rememberLock(locked);
+      return locked;
     });
   }
 
@@ -56,8 +61,9 @@ export class SqliteC2dStore implements C2dStore {
           deadLettered.push(this.#remove(position, now, 'DeliveryCountExceeded'));
           continue;
         }
-        const locked = this.#sql.lock.get({ deviceId: key.deviceId, moduleId: key.moduleId, sequenceNumber: next.sequence_number, token, until, now })!;
-        return { message: toMessage(locked), deadLettered };
+        const locked = toMessage(this.#sql.lock.get({ deviceId: key.deviceId, moduleId: key.moduleId, sequenceNumber: next.sequence_number, token, until, now })!);
+        this.#rememberLock(locked);
+        return { message: locked, deadLettered };
       }
     });
   }
@@ -65,14 +71,38 @@ export class SqliteC2dStore implements C2dStore {
   settle(target: C2dTarget, lockToken: string, now: number, status?: FeedbackStatus): Promise<SettledC2dMessage | undefined> {
     return this.#writes.run(() => {
       const key = queueKey(target);
+      const hint = this.#locks.take(lockToken, key);
+      if (hint !== undefined) {
+        // The lock this store granted: deleted by key, the row still checked (the hint may be stale).
+        if (this.#sql.deleteHeldAt.run(key.deviceId, key.moduleId, hint.sequenceNumber, lockToken, now).changes === 0) return undefined;
+        return this.#settled(key, hint, status, now);
+      }
+      // A lock granted before a restart (an HTTP lock token outlives it), or a write that was run again.
       const row = this.#sql.selectHeldForSettle.get(lockToken, key.deviceId, key.moduleId, now);
       if (row === undefined) return undefined;
       this.#sql.deleteAt.run(key.deviceId, key.moduleId, row.sequence_number);
-      if (status !== undefined && wantsFeedback(row.ack as FeedbackAck, status)) {
-        const { messageId } = JSON.parse(row.properties) as MessageProperties;
-        this.#insertRecord(feedbackRecordFor({ messageId, deviceId: key.deviceId, generationId: row.generation_id }, status, now));
-      }
-      return settledOf(key, row.sequence_number, row.ack);
+      const { messageId } = JSON.parse(row.properties) as MessageProperties;
+      return this.#settled(key, { sequenceNumber: row.sequence_number, ack: row.ack, generationId: row.generation_id, messageId }, status, now);
+    });
+  }
+
+  #settled(key: QueueKey, m: Pick<LockHint, 'sequenceNumber' | 'ack' | 'generationId' | 'messageId'>, status: FeedbackStatus | undefined, now: number): SettledC2dMessage {
+    if (status !== undefined && wantsFeedback(m.ack as FeedbackAck, status)) {
+      this.#insertRecord(feedbackRecordFor({ messageId: m.messageId, deviceId: key.deviceId, generationId: m.generationId }, status, now));
+    }
+    return settledOf(key, m.sequenceNumber, m.ack);
+  }
+
+  #rememberLock(m: C2dMessage): void {
+    const { deviceId, moduleId } = queueKey(m);
+    this.#locks.remember(m.lockToken!, {
+      deviceId,
+      moduleId,
+      sequenceNumber: m.sequenceNumber,
+      ack: m.ack,
+      generationId: m.generationId,
+      messageId: m.content.properties.messageId,
+      until: m.lockedUntil!,
     });
   }
 
@@ -84,6 +114,7 @@ export class SqliteC2dStore implements C2dStore {
   ): Promise<{ message: C2dMessage; deadLettered: boolean } | undefined> {
     const key = queueKey(target);
     return this.#writes.run(() => {
+      this.#locks.forget(lockToken);
       const row = this.#sql.selectHeld.get({ deviceId: key.deviceId, moduleId: key.moduleId, token: lockToken, now });
       if (row === undefined) return undefined;
       if (maxDeliveryCount !== undefined && row.delivery_count >= maxDeliveryCount) {
@@ -94,6 +125,7 @@ export class SqliteC2dStore implements C2dStore {
   }
 
   async expire(now: number, limit: number): Promise<C2dMessage[]> {
+    this.#locks.forgetEnded(now);
     if (!(limit > 0)) return []; // SQLite reads LIMIT -1 as "no limit"
     return this.#writes.run(() => this.#sql.selectExpired.all({ now, limit }).map((key) => this.#remove(key, now, 'Expired')));
   }
