@@ -3,7 +3,7 @@ import { HubError } from '../../domain/errors.js';
 import { messageSize, type HubMessage } from '../../domain/message.js';
 import { encodeStampedMessage, stampOf, type MessageStamp } from '../../domain/message-codec.js';
 import { partitionOf } from '../../domain/partitioning.js';
-import type { LogEvent, TelemetryLog } from '../../ports/telemetry-log.js';
+import type { AppendReceiver, LogAppend, LogEvent, TelemetryLog } from '../../ports/telemetry-log.js';
 import type { ConnectionRegistry } from '../connections/connection-registry.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024;
@@ -36,16 +36,40 @@ export class TelemetryService {
   /** Not async: the adapters call it for every message, and an async function adds a promise and two turns. */
   send(identity: DeviceIdentity, message: HubMessage): Promise<LogEvent> {
     try {
-      const size = messageSize(message);
-      if (size > this.maxMessageBytes) {
-        throw new HubError('MessageTooLarge', `The message is ${size} bytes; this hub accepts at most ${this.maxMessageBytes}`);
-      }
-      this.connections.touch(identity);
-      const stamp = this.stampOf(identity);
-      return this.log.append({ partition: stamp.partition, payload: this.encode(stamp, message) });
+      return this.log.append(this.entryOf(identity, message));
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** The log entry of one message: size checked, stamped, encoded; the identity counts as active. */
+  private entryOf(identity: DeviceIdentity, message: HubMessage): LogAppend {
+    const size = messageSize(message);
+    if (size > this.maxMessageBytes) {
+      throw new HubError('MessageTooLarge', `The message is ${size} bytes; this hub accepts at most ${this.maxMessageBytes}`);
+    }
+    this.connections.touch(identity);
+    const stamp = this.stampOf(identity);
+    return { partition: stamp.partition, payload: this.encode(stamp, message) };
+  }
+
+  /**
+   * As send, telling `receiver` instead of settling a promise (see TelemetryLog.appendTo); a refusal is told after
+   * the caller returned, as a rejection would be.
+   */
+  sendTo(identity: DeviceIdentity, message: HubMessage, receiver: AppendReceiver): void {
+    const { log } = this;
+    if (log.appendTo === undefined) {
+      this.send(identity, message).then((event) => receiver.committed(event), (err: unknown) => receiver.failed(err));
+      return;
+    }
+    let entry: LogAppend;
+    try {
+      entry = this.entryOf(identity, message);
+    } catch (err) {
+      return queueMicrotask(() => receiver.failed(err));
+    }
+    log.appendTo(entry, receiver);
   }
 
   /** A batch counts against the size limit as a whole, and is appended in order. */

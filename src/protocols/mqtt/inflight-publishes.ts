@@ -10,10 +10,24 @@ export interface InflightPublishesOptions {
   failed(err: unknown): void;
 }
 
-interface Entry {
-  /** The packet id to acknowledge; undefined for QoS 0. */
-  messageId: number | undefined;
-  durable: boolean;
+/** One publish awaiting durability: the telemetry service tells it the outcome (an AppendReceiver). */
+class Entry {
+  durable = false;
+
+  constructor(
+    /** The packet id to acknowledge; undefined for QoS 0. */
+    readonly messageId: number | undefined,
+    private readonly owner: InflightPublishes,
+  ) {}
+
+  committed(): void {
+    this.durable = true;
+    this.owner.durable();
+  }
+
+  failed(err: unknown): void {
+    this.owner.failed(err);
+  }
 }
 
 /**
@@ -33,24 +47,36 @@ export class InflightPublishes {
   }
 
   add(sending: Promise<unknown>, messageId: number | undefined): void {
-    const entry: Entry = { messageId, durable: false };
+    const entry = this.open(messageId);
+    sending.then(
+      () => entry.committed(),
+      (err: unknown) => entry.failed(err),
+    );
+  }
+
+  /** A publish handed on now, in arrival order: tell the returned receiver when it is durable or failed. */
+  open(messageId: number | undefined): { committed(): void; failed(err: unknown): void } {
+    const entry = new Entry(messageId, this);
     this.#queue.push(entry);
     if (!this.#paused && this.#queue.length > this.options.limit) {
       this.#paused = true;
       this.options.pause();
     }
-    sending.then(
-      () => {
-        entry.durable = true;
-        // A group commit resolves many sends in one go: acknowledge them together, in one write, once the
-        // promise jobs have run (a tick scheduled from them runs after the microtask queue drains).
-        if (!this.#flushScheduled) {
-          this.#flushScheduled = true;
-          process.nextTick(() => this.#flush());
-        }
-      },
-      (err: unknown) => this.options.failed(err),
-    );
+    return entry;
+  }
+
+  /** An entry became durable. */
+  durable(): void {
+    // A group commit tells many sends in one go: acknowledge them together, in one write, once it is done (a tick
+    // scheduled from it runs after it, and after the promise jobs of the sends that went through add).
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(() => this.#flush());
+    }
+  }
+
+  failed(err: unknown): void {
+    this.options.failed(err);
   }
 
   #flush(): void {

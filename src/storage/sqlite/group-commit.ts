@@ -1,7 +1,12 @@
+/** Told the outcome of one submitted item: `committed` once it is durable, or `failed`. */
+export interface CommitReceiver<R> {
+  committed(result: R): void;
+  failed(err: unknown): void;
+}
+
 interface Pending<T, R> {
   item: T;
-  resolve(result: R): void;
-  reject(err: unknown): void;
+  receiver: CommitReceiver<R>;
 }
 
 export interface GroupCommitOptions<T, R> {
@@ -66,10 +71,16 @@ export class GroupCommit<T, R> {
   }
 
   submit(item: T): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.#queue.push({ item, resolve, reject });
-      this.#schedule();
-    });
+    return new Promise<R>((resolve, reject) => this.submitTo(item, { committed: resolve, failed: reject }));
+  }
+
+  /**
+   * As submit, telling `receiver` (called from the commit, in submission order) instead of settling a promise: for
+   * callers that submit per message, where a promise, its two functions and a reaction job each time add up.
+   */
+  submitTo(item: T, receiver: CommitReceiver<R>): void {
+    this.#queue.push({ item, receiver });
+    this.#schedule();
   }
 
   /** Commits everything queued now and waits until it is durable; then closes the durability. */
@@ -122,11 +133,20 @@ export class GroupCommit<T, R> {
     try {
       results = this.#options.commit(batch.map((p) => p.item));
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      for (const p of batch) p.receiver.failed(err);
       return;
     }
     const settle = () => {
-      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+      for (let i = 0; i < batch.length; i++) {
+        try {
+          batch[i]!.receiver.committed(results[i]!);
+        } catch (err) {
+          // A receiver's own failure must not keep the rest of the batch from hearing of theirs.
+          queueMicrotask(() => {
+            throw err;
+          });
+        }
+      }
       this.#options.committed(results);
     };
     const { durability } = this.#options;
@@ -135,7 +155,7 @@ export class GroupCommit<T, R> {
     const synced = durability.sync();
     this.#syncing = synced.then(settle, (err: unknown) => {
       // Committed, but not known to be on disk: nobody may be told it is.
-      for (const p of batch) p.reject(err);
+      for (const p of batch) p.receiver.failed(err);
     });
     void this.#syncing.then(() => {
       this.#syncBusy = false;

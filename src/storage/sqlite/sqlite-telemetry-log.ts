@@ -1,5 +1,5 @@
 import type { Transaction } from 'better-sqlite3';
-import type { LogAppend, LogEvent, PartitionInfo, RetentionPolicy, StartPosition, TelemetryLog } from '../../ports/telemetry-log.js';
+import type { AppendReceiver, LogAppend, LogEvent, PartitionInfo, RetentionPolicy, StartPosition, TelemetryLog } from '../../ports/telemetry-log.js';
 import type { SqliteDatabase } from './database.js';
 import { GroupCommit } from './group-commit.js';
 import { walSyncFor } from './wal-sync.js';
@@ -98,6 +98,16 @@ export class SqliteTelemetryLog implements TelemetryLog {
       return Promise.reject(err);
     }
     return this.#writer.submit(entry);
+  }
+
+  appendTo(entry: LogAppend, receiver: AppendReceiver): void {
+    if (this.#closed) return queueMicrotask(() => receiver.failed(new Error('the telemetry log is closed')));
+    try {
+      this.#checkPartition(entry.partition);
+    } catch (err) {
+      return queueMicrotask(() => receiver.failed(err));
+    }
+    this.#writer.submitTo(entry, receiver);
   }
 
   async read(partition: number, fromSequenceNumber: number, maxEvents: number): Promise<LogEvent[]> {

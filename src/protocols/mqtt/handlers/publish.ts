@@ -34,7 +34,7 @@ export function handlePublish(connection: MqttConnection, packet: IPublishPacket
   const payload = payloadOf(packet);
   const { message, unusable } = telemetryMessage(bag, payload, packet.retain);
   if (unusable.length > 0) connection.log.debug({ unusable }, 'ignored system properties without a usable value');
-  connection.inflight.add(connection.ctx.hub.telemetry.send(identity, message), packet.qos === 1 ? packet.messageId : undefined);
+  connection.ctx.hub.telemetry.sendTo(identity, message, connection.inflight.open(packet.qos === 1 ? packet.messageId : undefined));
 }
 
 function excerpt(topic: string): string {
