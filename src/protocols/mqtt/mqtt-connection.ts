@@ -8,6 +8,7 @@ import { C2dDelivery } from './c2d-delivery.js';
 import { TwinDesiredNotifications } from './twin-desired.js';
 import { dispatchPacket } from './handlers/index.js';
 import { InflightPublishes } from './inflight-publishes.js';
+import type { PropertyBagEntry } from './property-bag.js';
 import { KeepAlive } from './keep-alive.js';
 import { MethodCalls } from './method-calls.js';
 import type { MqttContext } from './mqtt-context.js';
@@ -66,6 +67,11 @@ export class MqttConnection {
   state: 'awaiting-connect' | 'connecting' | 'connected' | 'closed' = 'awaiting-connect';
   identity: DeviceIdentity | undefined;
   session: MqttSession | undefined;
+  /**
+   * The telemetry topic this connection last published to, with its property bag decoded: devices repeat their
+   * topic, and a topic that passed the checks once passes them again (the identity is fixed per connection).
+   */
+  lastTelemetryTopic: { topic: string; bag: readonly PropertyBagEntry[] } | undefined;
   /** The will to publish as telemetry on an abnormal close, already mapped to a message. */
   will: HubMessage | undefined;
   readonly keepAlive: KeepAlive;

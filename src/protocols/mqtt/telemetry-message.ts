@@ -49,8 +49,10 @@ const SYSTEM_PROPERTIES: ReadonlyMap<string, Apply> = new Map(Object.entries({
 export interface TelemetryMessage {
   message: HubMessage;
   /** System properties whose value could not be used (null, or a time that is not ISO 8601), for the log. */
-  unusable: string[];
+  unusable: readonly string[];
 }
+
+const NONE: readonly string[] = Object.freeze([]);
 
 /**
  * The HubMessage of a telemetry PUBLISH. Keys starting with `$.` are system properties (unknown ones, such as the
@@ -58,7 +60,7 @@ export interface TelemetryMessage {
  */
 export function telemetryMessage(bag: readonly PropertyBagEntry[], body: Buffer, retain: boolean): TelemetryMessage {
   const message: HubMessage = { body, properties: {}, applicationProperties: {}, annotations: {} };
-  const unusable: string[] = [];
+  let unusable: string[] | undefined;
   for (const [key, value] of bag) {
     if (!key.startsWith('$.')) {
       // defineProperty, not assignment: a property named __proto__ must stay a property.
@@ -67,11 +69,11 @@ export function telemetryMessage(bag: readonly PropertyBagEntry[], body: Buffer,
     }
     const apply = SYSTEM_PROPERTIES.get(key);
     if (apply === undefined) continue;
-    if (value === null || !apply(message, value)) unusable.push(key);
+    if (value === null || !apply(message, value)) (unusable ??= []).push(key);
   }
   // IoT Hub does not retain messages; it tells the back end the device asked for it.
   if (retain) message.applicationProperties[RETAIN_PROPERTY] = 'true';
-  return { message, unusable };
+  return { message, unusable: unusable ?? NONE };
 }
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
