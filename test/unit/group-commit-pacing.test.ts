@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GroupCommit, type GroupCommitPacing } from '../../src/storage/sqlite/group-commit.js';
+import { GroupCommit } from '../../src/storage/sqlite/group-commit.js';
 
 const PACING = { minIntervalMs: 20, fromBatch: 4 };
 
 /** A group commit that records when each batch was committed and how big it was. */
-function recorder(pacing: GroupCommitPacing = PACING) {
+function recorder() {
   const batches: Array<{ at: number; size: number }> = [];
   const writer = new GroupCommit<number, number>({
     commit: (items) => {
@@ -14,7 +14,7 @@ function recorder(pacing: GroupCommitPacing = PACING) {
     },
     committed: () => undefined,
     maxBatch: 1000,
-    pacing,
+    pacing: PACING,
   });
   return { writer, batches };
 }
@@ -54,15 +54,4 @@ test('pacing: close commits what waits for the interval at once', async () => {
   assert.equal(await waiting, 99);
   assert.equal(batches.length, 2);
   assert.ok(batches[1]!.at - closedAt < PACING.minIntervalMs / 2, 'not held for the interval');
-});
-
-test('pacing: after a batch of belowBatch or more the next batch is not held back', async () => {
-  const { writer, batches } = recorder({ ...PACING, belowBatch: 8 });
-  await Promise.all(Array.from({ length: 8 }, (_, i) => writer.submit(i)));
-  const next = writer.submit(8);
-  const submittedAt = performance.now();
-  assert.equal(await next, 8);
-  assert.deepEqual(batches.map((b) => b.size), [8, 1]);
-  assert.ok(batches[1]!.at - submittedAt < PACING.minIntervalMs / 2, `second batch ${(batches[1]!.at - submittedAt).toFixed(1)} ms after its submit`);
-  await writer.close();
 });

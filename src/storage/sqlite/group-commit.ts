@@ -27,13 +27,11 @@ export interface GroupCommitOptions<T, R> {
 /**
  * A batch of at least `fromBatch` items says that several writers are active: the next batch is then committed no
  * sooner than `minIntervalMs` after it began, gathering more items per commit. A lone writer (smaller batches) is
- * never delayed, so a caller that waits for each write before the next keeps its pace. A batch of `belowBatch` items
- * or more (when given) already spreads its commit over many: the next one is not held back either.
+ * never delayed, so a caller that waits for each write before the next keeps its pace.
  */
 export interface GroupCommitPacing {
   minIntervalMs: number;
   fromBatch: number;
-  belowBatch?: number;
 }
 
 export interface Durability {
@@ -130,10 +128,7 @@ export class GroupCommit<T, R> {
       this.#queue = this.#queue.slice(maxBatch);
     }
     const { pacing } = this.#options;
-    if (pacing !== undefined) {
-      const paced = batch.length >= pacing.fromBatch && batch.length < (pacing.belowBatch ?? Number.POSITIVE_INFINITY);
-      this.#notBefore = paced ? performance.now() + pacing.minIntervalMs : 0;
-    }
+    if (pacing !== undefined) this.#notBefore = batch.length >= pacing.fromBatch ? performance.now() + pacing.minIntervalMs : 0;
     let results: R[];
     try {
       results = this.#options.commit(batch.map((p) => p.item));

@@ -19,13 +19,6 @@ export const DEFAULT_RETENTION: RetentionPolicy = { maxAgeMs: 86_400_000, maxByt
 /** Appends per commit at most: 15-20 ms of the event loop at 300-byte payloads (about 4 µs each, bench/log.ts). */
 const MAX_BATCH = 4096;
 /**
- * Devices that each send now and then (one message per TLS record, as real ones do) made commits of a few appends,
- * one after the other as fast as the WAL synced: at 10,000 messages/s, 2 ms between them took the hub from 73-80 to
- * 66-74 µs of CPU per message, for ~1 ms more PUBACK latency. Batches of 256 and more (a saturating load) are not
- * held back: there it measured no gain and cost throughput.
- */
-const PACING = { minIntervalMs: 2, fromBatch: 4, belowBatch: 256 };
-/**
  * Events removed per retention transaction (whole rows, so up to a row more), so that appends get the event loop in
  * between.
  */
@@ -94,7 +87,6 @@ export class SqliteTelemetryLog implements TelemetryLog {
       committed: (events) => this.#notify(events),
       maxBatch: MAX_BATCH,
       durability: walSyncFor(db),
-      pacing: PACING,
     });
   }
 
