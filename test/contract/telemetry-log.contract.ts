@@ -123,6 +123,40 @@ export function telemetryLogContract(harness: TelemetryLogHarness): void {
         }
       });
 
+      logTest('appendTo, where the adapter has it, tells what append resolves, in append order; a refusal comes after the call', { partitionCount: 2 }, async ({ log }, skip) => {
+        const appendTo = log.appendTo?.bind(log);
+        if (appendTo === undefined) return skip('this backend has no appendTo (callers use append)');
+        const told: LogEvent[] = [];
+        await new Promise<void>((resolve, reject) => {
+          for (let i = 0; i < 50; i++) {
+            appendTo({ partition: i % 2, payload: text(String(i)) }, {
+              committed: (event) => told.push(event) === 50 && resolve(),
+              failed: reject,
+            });
+          }
+        });
+        for (const partition of [0, 1]) {
+          const mine = told.filter((e) => e.partition === partition);
+          assert.deepEqual(mine.map((e) => e.sequenceNumber), Array.from({ length: 25 }, (_, i) => i));
+          assert.deepEqual(mine.map(summary), (await readAll(log, partition)).map(summary));
+        }
+        let refusedDuringCall = false;
+        let returned = false;
+        const refusal = await new Promise<unknown>((resolve) => {
+          appendTo({ partition: 2, payload: text('x') }, {
+            committed: () => resolve(new Error('an append to partition 2 was committed')),
+            failed: (err) => {
+              refusedDuringCall = !returned;
+              resolve(err);
+            },
+          });
+          returned = true;
+        });
+        assert.ok(refusal instanceof RangeError, String(refusal));
+        assert.equal(refusedDuringCall, false, 'the receiver was told before appendTo returned');
+        assert.equal((await log.append({ partition: 1, payload: text('next') })).sequenceNumber, 25);
+      });
+
       logTest('unknown partitions are a RangeError everywhere, and a refused append uses no sequence number', { partitionCount: 2 }, async ({ log }) => {
         for (const partition of [-1, 2, 1.5, Number.NaN]) {
           await assert.rejects(log.append({ partition, payload: text('x') }), RangeError, `append to ${partition}`);
