@@ -46,12 +46,9 @@ export class InflightPublishes {
     return this.#queue.length;
   }
 
-  add(sending: Promise<unknown>, messageId: number | undefined): void {
-    const entry = this.open(messageId);
-    sending.then(
-      () => entry.committed(),
-      (err: unknown) => entry.failed(err),
-    );
+  /** A publish the hub has already dealt with (a twin request, a method response): acknowledged in its turn. */
+  acknowledgeInTurn(messageId: number | undefined): void {
+    this.open(messageId).committed();
   }
 
   /** A publish handed on now, in arrival order: tell the returned receiver when it is durable or failed. */
@@ -68,7 +65,7 @@ export class InflightPublishes {
   /** An entry became durable. */
   durable(): void {
     // A group commit tells many sends in one go: acknowledge them together, in one write, once it is done (a tick
-    // scheduled from it runs after it, and after the promise jobs of the sends that went through add).
+    // scheduled from it runs after it).
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       process.nextTick(() => this.#flush());

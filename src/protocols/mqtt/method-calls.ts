@@ -70,5 +70,5 @@ export function handleMethodResponse(connection: MqttConnection, packet: IPublis
   if (!connection.methods.answered(packet)) {
     return connection.close('protocol-error', 'a method response whose topic holds no status or no $rid', { topic: packet.topic.slice(0, 200) });
   }
-  if (packet.qos === 1) connection.inflight.add(Promise.resolve(), packet.messageId);
+  if (packet.qos === 1) connection.inflight.acknowledgeInTurn(packet.messageId);
 }

@@ -27,7 +27,7 @@ export function handleTwinRequest(connection: MqttConnection, packet: IPublishPa
     connection.write({ cmd: 'publish', topic: twinResponseTopic(status, request.rid, version), payload, qos: 0, dup: false, retain: false });
   };
   // [MQTT-4.6.0-2]: PUBACKs keep the order of the PUBLISHes, telemetry in flight included.
-  if (packet.qos === 1) connection.inflight.add(Promise.resolve(), packet.messageId);
+  if (packet.qos === 1) connection.inflight.acknowledgeInTurn(packet.messageId);
   const payload = payloadOf(packet);
   const done =
     request.operation === 'get'

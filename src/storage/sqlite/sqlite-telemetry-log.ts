@@ -91,13 +91,7 @@ export class SqliteTelemetryLog implements TelemetryLog {
   }
 
   append(entry: LogAppend): Promise<LogEvent> {
-    if (this.#closed) return Promise.reject(new Error('the telemetry log is closed'));
-    try {
-      this.#checkPartition(entry.partition);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.#writer.submit(entry);
+    return new Promise((resolve, reject) => this.appendTo(entry, { committed: resolve, failed: reject }));
   }
 
   appendTo(entry: LogAppend, receiver: AppendReceiver): void {
